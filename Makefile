@@ -1,0 +1,53 @@
+# Orgbase — see README.md. `make run` and `make test` need only Go.
+GO      ?= go
+BIN     := bin/orgbase
+PKGS    := ./...
+
+.PHONY: run build test check generate assets css vendor fmt vet lint clean
+
+## run: build and start the server on the embedded SQLite default with demo data
+run: build
+	$(BIN) seed --if-empty
+	$(BIN) serve
+
+## build: compile the binary (templ output and CSS are committed, so no Node needed)
+build:
+	$(GO) build -o $(BIN) ./cmd/orgbase
+
+## test: the whole suite; PostgreSQL tests need TEST_DATABASE_URL, browser tests need chromium
+test:
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## generate: regenerate templ components
+generate:
+	$(GO) tool templ generate -path views
+
+## assets: reinstall front-end packages, vendor them and rebuild the CSS (needs Node)
+assets: vendor css
+
+vendor:
+	npm ci --no-audit --no-fund
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	cp node_modules/@fontsource-variable/inter/files/inter-latin-wght-normal.woff2 static/fonts/
+	cp node_modules/@fontsource-variable/inter/files/inter-latin-ext-wght-normal.woff2 static/fonts/
+
+css:
+	npx tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify
+
+## check: fail when generated templ code or the built CSS is stale, or vet complains
+check:
+	$(GO) vet $(PKGS)
+	$(GO) tool templ generate -path views
+	@if [ -d node_modules ] || command -v npm >/dev/null; then \
+		[ -d node_modules ] || npm ci --no-audit --no-fund; \
+		npx tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify 2>/dev/null; \
+	else echo "npm not found: skipping the CSS freshness check"; fi
+	@git diff --exit-code --stat -- views static/css || { echo "generated files are stale: run 'make generate css' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- views static/css)" || { git status --porcelain -- views static/css; echo "untracked generated files: commit them"; exit 1; }
+
+fmt:
+	gofmt -w cmd internal views migrations static
+
+clean:
+	rm -rf bin

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orgbase/orgbase/internal/config"
+	"github.com/orgbase/orgbase/internal/password"
+	"github.com/orgbase/orgbase/internal/store"
+	"github.com/orgbase/orgbase/internal/web"
+)
+
+const usage = `Usage: orgbase <command> [flags]
+
+Commands:
+  serve                 run the web server (applies migrations in dev)
+  migrate up|down|status
+                        manage the database schema
+  seed [--if-empty]     create the demo user and organization
+
+Configuration comes from environment variables; see README.md.
+`
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+// run is the whole program. main only calls it; tests call it too.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return exitConfig
+	}
+	cmd, rest := args[1], args[2:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "orgbase: %v\n", err)
+		return exitConfig
+	}
+	log := newLogger(cfg, stderr)
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log, stdout)
+	case "migrate":
+		err = migrate(ctx, cfg, rest, stdout)
+	case "seed":
+		err = seed(ctx, cfg, rest, stdout)
+	default:
+		fmt.Fprintf(stderr, "orgbase: unknown command %q\n\n%s", cmd, usage)
+		return exitConfig
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "orgbase: %v\n", err)
+		return exitConfig
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orgbase: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// usageError is a mistake in the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.DB, error) {
+	return store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: log})
+}
+
+// sessionKeys returns the configured keys or, in development, a key kept in
+// the data directory (created on first use) so sessions survive restarts.
+func sessionKeys(cfg *config.Config) ([][]byte, error) {
+	if len(cfg.SessionKeys) > 0 {
+		return cfg.SessionKeys, nil
+	}
+	path := filepath.Join(cfg.DataDir, "session.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("%s: not a 64-character hex key; delete it to generate a new one", path)
+		}
+		return [][]byte{k}, nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return [][]byte{k}, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	keys, err := sessionKeys(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.SessionKeys = keys
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.Dev() {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	} else if err := db.Ready(ctx); err != nil {
+		return fmt.Errorf("%w (run `orgbase migrate up` first)", err)
+	}
+	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	url := cfg.BaseURL.String()
+	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" {
+		url = "http://" + ln.Addr().String()
+		cfg.BaseURL.Host = ln.Addr().String()
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(stdout, "Orgbase is running at %s\n", url)
+	if cfg.Dev() {
+		fmt.Fprintf(stdout, "Demo login: %s / %s\n", demoEmail, demoPassword)
+		if cfg.DevMailbox() {
+			fmt.Fprintf(stdout, "Emails are kept in the dev mailbox: %s/dev/mail\n", url)
+		}
+	}
+	go housekeeping(ctx, db, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// housekeeping purges expired sessions and organizations past their grace
+// period, hourly. Both are idempotent, so several replicas may run it.
+func housekeeping(ctx context.Context, db *store.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := db.PurgeExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge sessions", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("purged expired sessions", slog.Int64("count", n))
+		}
+		if n, err := db.PurgeDeletedOrgs(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge organizations", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("purged deleted organizations", slog.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func migrate(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"migrate needs one of: up, down, status"}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch args[0] {
+	case "up":
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied")
+	case "down":
+		if err := db.MigrateDown(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "rolled back one migration")
+	case "status":
+		st, err := db.MigrateStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%05d  %-40s %s\n", s.Version, s.Name, state)
+		}
+	default:
+		return usageError{fmt.Sprintf("migrate: unknown action %q (want up, down or status)", args[0])}
+	}
+	return nil
+}
+
+// The demo account `make run` prints.
+const (
+	demoEmail    = "demo@orgbase.test"
+	demoPassword = "orgbase-demo-password"
+	demoOrgSlug  = "demo"
+)
+
+func seed(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ifEmpty := fs.Bool("if-empty", false, "do nothing when the demo user exists")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"seed: " + err.Error()}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	hash, err := password.Hash(demoPassword)
+	if err != nil {
+		return err
+	}
+	created, err := db.SeedDemo(ctx, store.Demo{Email: demoEmail, PasswordHash: hash, Name: "Dana Demo", OrgName: "Demo Company", OrgSlug: demoOrgSlug})
+	if err != nil {
+		return err
+	}
+	if !created {
+		if *ifEmpty {
+			return nil
+		}
+		fmt.Fprintln(stdout, "demo data already present")
+		return nil
+	}
+	fmt.Fprintf(stdout, "seeded demo organization %q; log in as %s / %s\n", demoOrgSlug, demoEmail, demoPassword)
+	return nil
+}

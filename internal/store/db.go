@@ -1,0 +1,227 @@
+// Package store implements Orgbase's persistence with GORM on PostgreSQL (the
+// production database) and SQLite (the embedded default). Dialect differences
+// live in this package and nowhere else. Each exported method is one
+// transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/migrations"
+)
+
+// Dialects.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// DB is the database handle every store method hangs off.
+type DB struct {
+	gorm    *gorm.DB
+	sql     *sql.DB
+	dialect string
+	now     func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	// Now returns the current time; tests freeze or advance it. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives slow-query and error logs; nil silences GORM.
+	Logger *slog.Logger
+}
+
+// Open connects to the database named by url: a postgres:// or postgresql://
+// URL selects PostgreSQL; anything else is taken as a SQLite file path
+// (its directory is created).
+func Open(ctx context.Context, url string, opt Options) (*DB, error) {
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		TranslateError:         false,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var (
+		g       *gorm.DB
+		err     error
+		dialect string
+	)
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		dialect = Postgres
+		g, err = gorm.Open(postgres.Open(url), gcfg)
+	} else {
+		dialect = SQLite
+		if dir := filepath.Dir(url); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		dsn := "file:" + url + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		g, err = gorm.Open(sqlite.Open(dsn), gcfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == SQLite {
+		// SQLite allows one writer; a single connection turns lock contention
+		// into queueing instead of SQLITE_BUSY errors.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &DB{gorm: g, sql: sqlDB, dialect: dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}, nil
+}
+
+// Dialect returns Postgres or SQLite.
+func (db *DB) Dialect() string { return db.dialect }
+
+// SQL returns the underlying connection pool (for the job engine and tests).
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Now is the store's clock, in UTC.
+func (db *DB) Now() time.Time { return db.now() }
+
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+func (db *DB) provider() (*goose.Provider, error) {
+	dir, gd := "postgres", goose.DialectPostgres
+	if db.dialect == SQLite {
+		dir, gd = "sqlite", goose.DialectSQLite3
+	}
+	sub, err := fs.Sub(migrations.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(gd, db.sql, sub)
+}
+
+// Migrate applies every pending migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// MigrateDown rolls back the latest migration.
+func (db *DB) MigrateDown(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	_, err = p.Down(ctx)
+	return err
+}
+
+// MigrationStatus is one migration's state.
+type MigrationStatus struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// MigrateStatus lists every known migration and whether it is applied.
+func (db *DB) MigrateStatus(ctx context.Context) ([]MigrationStatus, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, 0, len(st))
+	for _, s := range st {
+		out = append(out, MigrationStatus{
+			Version: s.Source.Version, Name: filepath.Base(s.Source.Path),
+			Applied: s.State == goose.StateApplied, AppliedAt: s.AppliedAt,
+		})
+	}
+	return out, nil
+}
+
+// Ready reports nil when the database answers and no migration is pending.
+func (db *DB) Ready(ctx context.Context) error {
+	if err := db.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration state: %w", err)
+	}
+	if pending {
+		return errors.New("migrations pending")
+	}
+	return nil
+}
+
+// tx runs fn in one transaction.
+func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.gorm.WithContext(ctx).Transaction(fn)
+}
+
+// q is the context-bound handle for single statements.
+func (db *DB) q(ctx context.Context) *gorm.DB { return db.gorm.WithContext(ctx) }
+
+// notFound maps gorm.ErrRecordNotFound to ENOTFOUND with msg.
+func notFound(err error, msg string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return orgbase.Errorf(orgbase.ENOTFOUND, "%s", msg)
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure on
+// either dialect.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+)
+
+type orgRow struct {
+	ID              int64
+	Slug            string
+	Name            string
+	BillingEmail    string
+	CompanySize     string
+	CreatorFunction string
+	Plan            string
+	LogoType        string
+	LogoData        []byte
+	LogoVersion     int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	DeletedAt       *time.Time
+	PurgeAfter      *time.Time
+}
+
+func (orgRow) TableName() string { return "organizations" }
+
+func (r orgRow) domain() *orgbase.Org {
+	return &orgbase.Org{ID: r.ID, Slug: r.Slug, Name: r.Name, BillingEmail: r.BillingEmail, CompanySize: r.CompanySize,
+		CreatorFunction: r.CreatorFunction, Plan: r.Plan, LogoType: r.LogoType, LogoVersion: r.LogoVersion,
+		CreatedAt: r.CreatedAt, DeletedAt: r.DeletedAt, PurgeAfter: r.PurgeAfter}
+}
+
+// orgColumns are the columns read for an Org; the logo bytes are read only by FindOrgLogo.
+var orgColumns = []string{"id", "slug", "name", "billing_email", "company_size", "creator_function", "plan",
+	"logo_type", "logo_version", "created_at", "updated_at", "deleted_at", "purge_after"}
+
+type membershipRow struct {
+	OrgID     int64 `gorm:"primaryKey"`
+	UserID    int64 `gorm:"primaryKey"`
+	Role      string
+	Status    string
+	CreatedAt time.Time
+}
+
+func (membershipRow) TableName() string { return "memberships" }
+
+func (r membershipRow) domain() *orgbase.Membership {
+	return &orgbase.Membership{OrgID: r.OrgID, UserID: r.UserID, Role: orgbase.Role(r.Role), Status: r.Status, CreatedAt: r.CreatedAt}
+}
+
+type workspaceRow struct {
+	ID          int64
+	OrgID       int64
+	ParentID    *int64
+	Name        string
+	Description string
+	Path        string
+	Depth       int
+	CreatedBy   *int64
+	CreatedAt   time.Time
+	ArchivedAt  *time.Time
+}
+
+func (workspaceRow) TableName() string { return "workspaces" }
+
+func (r workspaceRow) domain() *orgbase.Workspace {
+	return &orgbase.Workspace{ID: r.ID, OrgID: r.OrgID, ParentID: r.ParentID, Name: r.Name, Description: r.Description,
+		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt}
+}
+
+// NewOrg is what the create-organization wizard collects.
+type NewOrg struct {
+	Name            string
+	Slug            string
+	CompanySize     string
+	CreatorFunction string
+	BillingEmail    string
+}
+
+// CreateOrg creates an organization on the free plan, makes the creator its
+// owner and creates its Primary workspace, in one transaction. Returns
+// ECONFLICT when the slug is taken.
+func (db *DB) CreateOrg(ctx context.Context, creatorID int64, n NewOrg) (*orgbase.Org, error) {
+	now := db.now()
+	row := orgRow{Slug: n.Slug, Name: n.Name, CompanySize: n.CompanySize, CreatorFunction: n.CreatorFunction,
+		BillingEmail: n.BillingEmail, Plan: "free", CreatedAt: now, UpdatedAt: now}
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			if isUniqueViolation(err) {
+				return slugTaken()
+			}
+			return err
+		}
+		m := membershipRow{OrgID: row.ID, UserID: creatorID, Role: string(orgbase.RoleOwner), Status: orgbase.MemberActive, CreatedAt: now}
+		if err := tx.Create(&m).Error; err != nil {
+			return err
+		}
+		ws := workspaceRow{OrgID: row.ID, Name: orgbase.PrimaryWorkspaceName, CreatedBy: &creatorID, CreatedAt: now}
+		if err := tx.Create(&ws).Error; err != nil {
+			return err
+		}
+		// The path holds the node's own id, so it is written once the id is known.
+		return tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("path", fmt.Sprintf("/%d/", ws.ID)).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+func slugTaken() error {
+	return &orgbase.Error{Code: orgbase.ECONFLICT, Message: "That URL is taken.",
+		Fields: map[string]string{"slug": "This URL is already taken. Choose another."}}
+}
+
+// SlugAvailable reports whether no organization (live or in its deletion
+// grace period) uses slug.
+func (db *DB) SlugAvailable(ctx context.Context, slug string) (bool, error) {
+	var n int64
+	err := db.q(ctx).Model(&orgRow{}).Where("slug = ?", slug).Count(&n).Error
+	return n == 0, err
+}
+
+// FindOrgForMember resolves an organization by slug together with the
+// caller's membership. An organization the user is not an active member of
+// is ENOTFOUND, so its existence never leaks. Deleted organizations are
+// returned (their DeletedAt set) so owners can restore them.
+func (db *DB) FindOrgForMember(ctx context.Context, slug string, userID int64) (*orgbase.Org, *orgbase.Membership, error) {
+	var org orgRow
+	if err := db.q(ctx).Select(orgColumns).Take(&org, "slug = ?", slug).Error; err != nil {
+		return nil, nil, notFound(err, "Organization not found.")
+	}
+	var m membershipRow
+	if err := db.q(ctx).Take(&m, "org_id = ? AND user_id = ? AND status = ?", org.ID, userID, orgbase.MemberActive).Error; err != nil {
+		return nil, nil, notFound(err, "Organization not found.")
+	}
+	return org.domain(), m.domain(), nil
+}
+
+// FindOrgsForUser lists the organizations the user is an active member of,
+// by name, including those in their deletion grace period.
+func (db *DB) FindOrgsForUser(ctx context.Context, userID int64) ([]orgbase.OrgWithRole, error) {
+	type row struct {
+		orgRow
+		Role string
+	}
+	var rows []row
+	err := db.q(ctx).Table("organizations o").
+		Select("o.id, o.slug, o.name, o.billing_email, o.company_size, o.creator_function, o.plan, o.logo_type, o.logo_version, o.created_at, o.updated_at, o.deleted_at, o.purge_after, m.role").
+		Joins("JOIN memberships m ON m.org_id = o.id").
+		Where("m.user_id = ? AND m.status = ?", userID, orgbase.MemberActive).
+		Order("lower(o.name), o.id").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]orgbase.OrgWithRole, len(rows))
+	for i, r := range rows {
+		out[i] = orgbase.OrgWithRole{Org: *r.orgRow.domain(), Role: orgbase.Role(r.Role)}
+	}
+	return out, nil
+}
+
+// UpdateOrg changes an organization's profile. Returns ECONFLICT when the
+// new slug is taken and ENOTFOUND when the organization is gone or deleted.
+func (db *DB) UpdateOrg(ctx context.Context, orgID int64, u orgbase.OrgUpdate) (*orgbase.Org, error) {
+	var out *orgbase.Org
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).Updates(map[string]any{
+			"name": u.Name, "slug": u.Slug, "billing_email": u.BillingEmail, "company_size": u.CompanySize,
+			"creator_function": u.CreatorFunction, "updated_at": db.now(),
+		})
+		if res.Error != nil {
+			if isUniqueViolation(res.Error) {
+				return slugTaken()
+			}
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+		}
+		var row orgRow
+		if err := tx.Select(orgColumns).Take(&row, "id = ?", orgID).Error; err != nil {
+			return err
+		}
+		out = row.domain()
+		return nil
+	})
+	return out, err
+}
+
+// SetOrgLogo stores a validated logo image (or removes it when data is nil).
+func (db *DB) SetOrgLogo(ctx context.Context, orgID int64, contentType string, data []byte) error {
+	res := db.q(ctx).Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).Updates(map[string]any{
+		"logo_type": contentType, "logo_data": data, "logo_version": gorm.Expr("logo_version + 1"), "updated_at": db.now(),
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+	}
+	return nil
+}
+
+// FindOrgLogo returns the logo's content type and bytes, or ENOTFOUND.
+func (db *DB) FindOrgLogo(ctx context.Context, orgID int64) (string, []byte, error) {
+	var row orgRow
+	if err := db.q(ctx).Select("logo_type", "logo_data").Take(&row, "id = ?", orgID).Error; err != nil {
+		return "", nil, notFound(err, "Logo not found.")
+	}
+	if row.LogoType == "" || len(row.LogoData) == 0 {
+		return "", nil, orgbase.Errorf(orgbase.ENOTFOUND, "This organization has no logo.")
+	}
+	return row.LogoType, row.LogoData, nil
+}
+
+// DeleteOrg starts an organization's deletion grace period: it disappears for
+// its members and is purged after grace unless an owner restores it.
+func (db *DB) DeleteOrg(ctx context.Context, orgID int64, grace time.Duration) (*orgbase.Org, error) {
+	now := db.now()
+	purge := now.Add(grace)
+	var out *orgbase.Org
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).
+			Updates(map[string]any{"deleted_at": now, "purge_after": purge, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return orgbase.Errorf(orgbase.ECONFLICT, "This organization is already scheduled for deletion.")
+		}
+		var row orgRow
+		if err := tx.Select(orgColumns).Take(&row, "id = ?", orgID).Error; err != nil {
+			return err
+		}
+		out = row.domain()
+		return nil
+	})
+	return out, err
+}
+
+// RestoreOrg ends the deletion grace period. ECONFLICT when it is not deleted.
+func (db *DB) RestoreOrg(ctx context.Context, orgID int64) error {
+	res := db.q(ctx).Model(&orgRow{}).Where("id = ? AND deleted_at IS NOT NULL", orgID).
+		Updates(map[string]any{"deleted_at": nil, "purge_after": nil, "updated_at": db.now()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return orgbase.Errorf(orgbase.ECONFLICT, "This organization is not scheduled for deletion.")
+	}
+	return nil
+}
+
+// PurgeDeletedOrgs permanently removes organizations whose grace period has
+// ended, with everything they own, and returns how many went.
+func (db *DB) PurgeDeletedOrgs(ctx context.Context) (int, error) {
+	var ids []int64
+	if err := db.q(ctx).Model(&orgRow{}).Where("deleted_at IS NOT NULL AND purge_after <= ?", db.now()).Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		err := db.tx(ctx, func(tx *gorm.DB) error {
+			// Children before parents: workspaces reference each other.
+			if err := tx.Exec("DELETE FROM workspaces WHERE org_id = ? AND parent_id IS NOT NULL", id).Error; err != nil {
+				return err
+			}
+			return tx.Exec("DELETE FROM organizations WHERE id = ? AND deleted_at IS NOT NULL", id).Error
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// FindPrimaryWorkspace returns the root workspace of an organization.
+func (db *DB) FindPrimaryWorkspace(ctx context.Context, orgID int64) (*orgbase.Workspace, error) {
+	var row workspaceRow
+	if err := db.q(ctx).Take(&row, "org_id = ? AND parent_id IS NULL", orgID).Error; err != nil {
+		return nil, notFound(err, "Workspace not found.")
+	}
+	return row.domain(), nil
+}
+
+// CountMembers returns the number of active members of an organization.
+func (db *DB) CountMembers(ctx context.Context, orgID int64) (int64, error) {
+	var n int64
+	err := db.q(ctx).Model(&membershipRow{}).Where("org_id = ? AND status = ?", orgID, orgbase.MemberActive).Count(&n).Error
+	return n, err
+}

@@ -1,0 +1,80 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/static"
+)
+
+// routes is the map of the app: every route with its middleware.
+func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
+	e.Use(middleware.RequestID())
+	e.Use(s.requestLog())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
+	e.Use(s.secureHeaders())
+	e.Use(middleware.BodyLimit(bodyLimit))
+
+	// Operations and static files: no session, no CSRF.
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+
+	// Everything a browser uses: session and CSRF.
+	app := e.Group("", crossSiteGuard, s.csrf(), s.loadSession)
+	app.GET("/", s.handleHome)
+
+	guest := app.Group("", s.redirectSignedIn)
+	guest.GET("/signup", s.handleSignupNew)
+	guest.POST("/signup", s.handleSignupCreate)
+	guest.GET("/login", s.handleLoginNew)
+	guest.POST("/login", s.handleLoginCreate)
+	app.POST("/logout", s.handleLogout)
+	app.GET("/forgot", s.handleForgotNew)
+	app.POST("/forgot", s.handleForgotCreate)
+	app.GET("/reset/:token", s.handleResetShow)
+	app.POST("/reset/:token", s.handleResetUpdate)
+	app.GET("/verify/:token", s.handleVerifyShow)
+	app.POST("/verify/:token", s.handleVerifyCreate)
+
+	user := app.Group("", s.requireUser)
+	user.POST("/verify/resend", s.handleVerifyResend)
+	user.GET("/account", s.handleAccountShow)
+	user.POST("/account/name", s.handleAccountNameUpdate)
+	user.POST("/account/password", s.handleAccountPasswordUpdate)
+	user.POST("/account/sessions/revoke", s.handleSessionDelete)
+	user.POST("/account/sessions/revoke-others", s.handleSessionDeleteOthers)
+	user.GET("/orgs", s.handleOrgIndex)
+	user.GET("/orgs/new", s.handleOrgNew)
+	user.POST("/orgs/new", s.handleOrgCreate)
+
+	org := user.Group("/orgs/:org", s.orgScope)
+	org.GET("", s.handleOrgShow)
+	org.GET("/logo", s.handleOrgLogoShow)
+	org.GET("/settings", s.handleOrgSettingsShow, requireCan(orgbase.ActionOrgEditProfile))
+	org.POST("/settings", s.handleOrgSettingsUpdate, requireCan(orgbase.ActionOrgEditProfile))
+	org.POST("/settings/logo", s.handleOrgLogoUpdate, requireCan(orgbase.ActionOrgEditProfile))
+	org.POST("/settings/logo/delete", s.handleOrgLogoDelete, requireCan(orgbase.ActionOrgEditProfile))
+	org.POST("/delete", s.handleOrgDelete, requireCan(orgbase.ActionOrgDelete))
+	org.POST("/restore", s.handleOrgRestore, requireCan(orgbase.ActionOrgRestore))
+
+	if s.cfg.DevMailbox() {
+		app.GET("/dev/mail", s.handleDevMailIndex)
+		app.GET("/dev/mail/:id", s.handleDevMailShow)
+	}
+}
+
+// staticFiles serves the embedded assets with a long cache for fonts and vendored files.
+func staticFiles() http.Handler {
+	fs := http.FileServerFS(static.FS)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fs.ServeHTTP(w, r)
+	})
+}

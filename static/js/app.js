@@ -1,0 +1,73 @@
+// Orgbase's own behaviour, loaded as a file so the CSP needs no inline script.
+(function () {
+  'use strict';
+
+  // Send the CSRF token with every htmx request; the token is in a meta tag.
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { evt.detail.headers['X-CSRF-Token'] = meta.content; }
+  });
+
+  // Validation failures come back as 422 with the re-rendered form: swap them.
+  document.addEventListener('htmx:beforeSwap', function (evt) {
+    var status = evt.detail.xhr.status;
+    if (status === 422) { evt.detail.shouldSwap = true; evt.detail.isError = false; }
+  });
+
+  // Elements with data-confirm-name keep their submit button disabled until
+  // the typed text matches the name (destructive confirmations).
+  function bindConfirm(root) {
+    root.querySelectorAll('[data-confirm-input]').forEach(function (input) {
+      var form = input.form;
+      if (!form || input.dataset.bound) { return; }
+      input.dataset.bound = '1';
+      var want = input.dataset.confirmInput;
+      var btn = form.querySelector('[data-confirm-submit]');
+      var sync = function () { if (btn) { btn.disabled = input.value.trim() !== want; } };
+      input.addEventListener('input', sync);
+      sync();
+    });
+  }
+
+  // Menus are <details data-menu> (they work without JavaScript); here an
+  // outside click or Escape closes them, and opening one closes the others.
+  function closeMenus(except) {
+    document.querySelectorAll('details[data-menu][open]').forEach(function (d) {
+      if (d !== except) { d.removeAttribute('open'); }
+    });
+  }
+  document.addEventListener('click', function (e) {
+    closeMenus(e.target.closest('details[data-menu]'));
+  });
+  document.addEventListener('keydown', function (e) { if (e.key === 'Escape') { closeMenus(null); } });
+
+  // Slug field follows the name field until the user edits the slug.
+  function bindSlug(root) {
+    root.querySelectorAll('[data-slug-source]').forEach(function (slug) {
+      if (slug.dataset.bound) { return; }
+      slug.dataset.bound = '1';
+      var src = document.getElementById(slug.dataset.slugSource);
+      if (!src) { return; }
+      var touched = slug.value !== '';
+      slug.addEventListener('input', function () { touched = true; });
+      src.addEventListener('input', function () {
+        if (touched) { return; }
+        slug.value = src.value.toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '')
+          .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40).replace(/-+$/, '');
+      });
+    });
+  }
+
+  // Toasts dismiss themselves.
+  function bindToasts(root) {
+    root.querySelectorAll('[data-toast]').forEach(function (t) {
+      if (t.dataset.bound) { return; }
+      t.dataset.bound = '1';
+      setTimeout(function () { t.remove(); }, 6000);
+    });
+  }
+
+  function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); }
+  document.addEventListener('DOMContentLoaded', function () { bindAll(document); });
+  document.addEventListener('htmx:load', function (evt) { bindAll(evt.detail.elt); });
+})();
