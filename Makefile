@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     := bin/orgbase
 PKGS    := ./...
+TESTFLAGS ?=
 
 .PHONY: run build test check generate assets css vendor fmt vet lint clean
 
@@ -15,8 +16,9 @@ build:
 	$(GO) build -o $(BIN) ./cmd/orgbase
 
 ## test: the whole suite; PostgreSQL tests need TEST_DATABASE_URL, browser tests need chromium
+## (TESTFLAGS=-v shows each test; CI uses it)
 test:
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
 
 ## generate: regenerate templ components
 generate:
@@ -33,15 +35,16 @@ vendor:
 	cp node_modules/@fontsource-variable/inter/files/inter-latin-ext-wght-normal.woff2 static/fonts/
 
 css:
-	npx tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify
+	node_modules/.bin/tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify
 
 ## check: fail when generated templ code or the built CSS is stale, or vet complains
 check:
 	$(GO) vet $(PKGS)
 	$(GO) tool templ generate -path views
-	@if [ -d node_modules ] || command -v npm >/dev/null; then \
+	@set -e; if command -v npm >/dev/null; then \
 		[ -d node_modules ] || npm ci --no-audit --no-fund; \
-		npx tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify 2>/dev/null; \
+		node_modules/.bin/tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify; \
+	elif [ "$$CI" = true ]; then echo "npm not found: CI must check the built CSS"; exit 1; \
 	else echo "npm not found: skipping the CSS freshness check"; fi
 	@git diff --exit-code --stat -- views static/css || { echo "generated files are stale: run 'make generate css' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- views static/css)" || { git status --porcelain -- views static/css; echo "untracked generated files: commit them"; exit 1; }

@@ -44,6 +44,7 @@ const (
 	ActionOrgEditProfile Action = "org.edit_profile"
 	ActionOrgDelete      Action = "org.delete"
 	ActionOrgRestore     Action = "org.restore"
+	ActionMembersManage  Action = "members.manage" // change roles and workspace access of members
 )
 
 // Actor is who is acting inside one organization: nil Membership means the
@@ -63,7 +64,7 @@ func Can(actor Actor, action Action) bool {
 	switch action {
 	case ActionOrgView:
 		return true
-	case ActionOrgEditProfile:
+	case ActionOrgEditProfile, ActionMembersManage:
 		return m.Role == RoleOwner || m.Role == RoleAdmin
 	case ActionOrgDelete, ActionOrgRestore:
 		return m.Role == RoleOwner

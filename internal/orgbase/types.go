@@ -91,16 +91,17 @@ type OrgWithRole struct {
 // Workspace is a node of an organization's workspace tree. Path is the
 // materialized path of ids from the root ("/1/4/9/"), for subtree queries.
 type Workspace struct {
-	ID          int64
-	OrgID       int64
-	ParentID    *int64
-	Name        string
-	Description string
-	Path        string
-	Depth       int
-	CreatedBy   *int64
-	CreatedAt   time.Time
-	ArchivedAt  *time.Time
+	ID            int64
+	OrgID         int64
+	ParentID      *int64
+	Name          string
+	Description   string
+	Path          string
+	Depth         int
+	CreatedBy     *int64
+	CreatedByName string // filled by list queries; "" when unknown
+	CreatedAt     time.Time
+	ArchivedAt    *time.Time
 }
 
 // IsPrimary reports whether the workspace is its organization's root.
@@ -114,3 +115,13 @@ var CompanySizes = []string{"1", "2-10", "11-50", "51-200", "201-1000", "1000+"}
 
 // CreatorFunctions are the choices of the "your function" select.
 var CreatorFunctions = []string{"Engineering", "Product", "Design", "Marketing", "Sales", "Operations", "Finance", "Research", "Education", "Other"}
+
+// Member is a person in an organization as member lists show them.
+type Member struct {
+	UserID   int64
+	Email    string
+	Name     string
+	Role     Role
+	Status   string
+	JoinedAt time.Time
+}

@@ -12,14 +12,15 @@ import (
 
 // Field length limits, in characters.
 const (
-	MaxNameLen        = 100
-	MaxEmailLen       = 254
-	MinPasswordLen    = 10
-	MaxPasswordLen    = 128
-	MinSlugLen        = 3
-	MaxSlugLen        = 40
-	MaxOrgNameLen     = 80
-	MaxDescriptionLen = 1000
+	MaxNameLen          = 100
+	MaxEmailLen         = 254
+	MinPasswordLen      = 10
+	MaxPasswordLen      = 128
+	MinSlugLen          = 3
+	MaxSlugLen          = 40
+	MaxOrgNameLen       = 80
+	MaxDescriptionLen   = 1000
+	MaxWorkspaceNameLen = 80
 )
 
 // Validator collects field errors; its Err is nil when there are none.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -47,6 +48,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives slow-query and error logs; nil silences GORM.
 	Logger *slog.Logger
+	// Queries, when set, counts every SQL statement GORM runs (benchmarks
+	// and tests use it to prove a page runs a constant number of queries).
+	Queries *atomic.Int64
 }
 
 // Open connects to the database named by url: a postgres:// or postgresql://
@@ -83,6 +87,22 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	sqlDB, err := g.DB()
 	if err != nil {
 		return nil, err
+	}
+	if opt.Queries != nil {
+		count := func(*gorm.DB) { opt.Queries.Add(1) }
+		cb := g.Callback()
+		for _, err := range []error{
+			cb.Query().After("gorm:query").Register("orgbase:count", count),
+			cb.Row().After("gorm:row").Register("orgbase:count", count),
+			cb.Raw().After("gorm:raw").Register("orgbase:count", count),
+			cb.Create().After("gorm:create").Register("orgbase:count", count),
+			cb.Update().After("gorm:update").Register("orgbase:count", count),
+			cb.Delete().After("gorm:delete").Register("orgbase:count", count),
+		} {
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	if dialect == SQLite {
 		// SQLite allows one writer; a single connection turns lock contention

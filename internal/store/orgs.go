@@ -64,13 +64,14 @@ type workspaceRow struct {
 	CreatedBy   *int64
 	CreatedAt   time.Time
 	ArchivedAt  *time.Time
+	CreatorName string `gorm:"->;-:migration"`
 }
 
 func (workspaceRow) TableName() string { return "workspaces" }
 
 func (r workspaceRow) domain() *orgbase.Workspace {
 	return &orgbase.Workspace{ID: r.ID, OrgID: r.OrgID, ParentID: r.ParentID, Name: r.Name, Description: r.Description,
-		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt}
+		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedByName: r.CreatorName, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt}
 }
 
 // NewOrg is what the create-organization wizard collects.
@@ -146,7 +147,7 @@ func (db *DB) FindOrgForMember(ctx context.Context, slug string, userID int64) (
 // by name, including those in their deletion grace period.
 func (db *DB) FindOrgsForUser(ctx context.Context, userID int64) ([]orgbase.OrgWithRole, error) {
 	type row struct {
-		orgRow
+		Org  orgRow `gorm:"embedded"` // exported: GORM skips unexported embedded fields
 		Role string
 	}
 	var rows []row
@@ -160,7 +161,7 @@ func (db *DB) FindOrgsForUser(ctx context.Context, userID int64) ([]orgbase.OrgW
 	}
 	out := make([]orgbase.OrgWithRole, len(rows))
 	for i, r := range rows {
-		out[i] = orgbase.OrgWithRole{Org: *r.orgRow.domain(), Role: orgbase.Role(r.Role)}
+		out[i] = orgbase.OrgWithRole{Org: *r.Org.domain(), Role: orgbase.Role(r.Role)}
 	}
 	return out, nil
 }

@@ -30,14 +30,36 @@ func (r sessionRow) domain() *orgbase.Session {
 	return s
 }
 
-// SaveSession inserts or replaces a session row.
+// SaveSession inserts a new session row.
 func (db *DB) SaveSession(ctx context.Context, s *orgbase.Session) error {
-	row := sessionRow{ID: s.ID, UserAgent: s.UserAgent, IP: s.IP, Data: s.Data,
+	return db.q(ctx).Create(sessionRowOf(s)).Error
+}
+
+// UpdateSession rewrites a live session's data and activity. It never
+// re-creates a session that was ended meanwhile (logout, revocation, password
+// change): then it returns ENOTFOUND.
+func (db *DB) UpdateSession(ctx context.Context, s *orgbase.Session) error {
+	row := sessionRowOf(s)
+	res := db.q(ctx).Model(&sessionRow{}).Where("id = ? AND expires_at > ?", s.ID, db.now()).Updates(map[string]any{
+		"user_id": row.UserID, "user_agent": row.UserAgent, "ip": row.IP, "data": row.Data,
+		"last_seen_at": row.LastSeenAt, "expires_at": row.ExpiresAt,
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return orgbase.Errorf(orgbase.ENOTFOUND, "Session ended.")
+	}
+	return nil
+}
+
+func sessionRowOf(s *orgbase.Session) *sessionRow {
+	row := &sessionRow{ID: s.ID, UserAgent: s.UserAgent, IP: s.IP, Data: s.Data,
 		CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
 	if s.UserID != 0 {
 		row.UserID = &s.UserID
 	}
-	return db.q(ctx).Save(&row).Error
+	return row
 }
 
 // FindSession returns a live session by id, or ENOTFOUND when it is unknown,

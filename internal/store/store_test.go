@@ -168,6 +168,23 @@ func TestSessions(t *testing.T) {
 		if _, err := db.FindSession(ctx, "a"); err != nil {
 			t.Fatalf("kept session: %v", err)
 		}
+		t.Run("UpdateNeverResurrectsAnEndedSession", func(t *testing.T) {
+			s := &orgbase.Session{ID: "b", UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := db.UpdateSession(ctx, s); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+				t.Fatalf("UpdateSession of an ended session: got %v, want not found", err)
+			}
+			if _, err := db.FindSession(ctx, "b"); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+				t.Fatalf("ended session came back: %v", err)
+			}
+			a := &orgbase.Session{ID: "a", UserID: u.ID, UserAgent: "Safari", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(2 * time.Hour)}
+			if err := db.UpdateSession(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.FindSession(ctx, "a")
+			if err != nil || got.UserAgent != "Safari" {
+				t.Fatalf("after update: %+v %v", got, err)
+			}
+		})
 	})
 }
 
@@ -211,6 +228,15 @@ func TestOrgs(t *testing.T) {
 			ws, err := db.FindPrimaryWorkspace(ctx, org.ID)
 			if err != nil || ws.Name != "Primary" || ws.Path == "" || !ws.IsPrimary() {
 				t.Fatalf("primary = %+v, %v", ws, err)
+			}
+		})
+		t.Run("ListForUserCarriesEveryField", func(t *testing.T) {
+			orgs, err := db.FindOrgsForUser(ctx, ann.ID)
+			if err != nil || len(orgs) != 1 {
+				t.Fatalf("got %d orgs (%v), want 1", len(orgs), err)
+			}
+			if o := orgs[0]; o.ID != org.ID || o.Slug != "acme" || o.Name != "Acme" || o.CompanySize != "2-10" || o.Role != orgbase.RoleOwner || o.Plan != "free" {
+				t.Fatalf("got %+v, want acme/Acme/2-10/owner/free", o)
 			}
 		})
 		t.Run("NonMemberGetsNotFound", func(t *testing.T) {

@@ -49,7 +49,7 @@ func (s *Server) handleHome(c echo.Context) error {
 		if o.Deleted() {
 			continue
 		}
-		if o.Slug == last {
+		if last != "" && o.Slug == last {
 			return s.redirect(c, "/orgs/"+o.Slug)
 		}
 		if first == "" {

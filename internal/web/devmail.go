@@ -30,6 +30,25 @@ func (s *Server) handleDevMailShow(c echo.Context) error {
 	return s.showDevMail(c, m)
 }
 
+// handleDevMailHTML serves an email's HTML part on its own, for the
+// mailbox's sandboxed iframe: emails carry inline styles, which the app's
+// CSP forbids, so they get a CSP of their own that allows styles and nothing else.
+func (s *Server) handleDevMailHTML(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return orgbase.Errorf(orgbase.ENOTFOUND, "Email not found.")
+	}
+	m, err := s.mailbox.FindEmailByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	// Links open in the top window (the mailbox), not inside the frame.
+	return c.HTML(http.StatusOK, `<base target="_top">`+m.HTML)
+}
+
 func (s *Server) showDevMail(c echo.Context, open *orgbase.Email) error {
 	mails, err := s.mailbox.FindEmails(c.Request().Context(), "", 100)
 	if err != nil {

@@ -181,6 +181,7 @@ func (s *Server) redirectSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
 type scope struct {
 	Org        *orgbase.Org
 	Membership *orgbase.Membership
+	Access     orgbase.Access // membership and workspace grants, for the policy
 }
 
 func (sc *scope) actor() orgbase.Actor {
@@ -198,7 +199,14 @@ func (s *Server) orgScope(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		sc := &scope{Org: org, Membership: m}
+		sc := &scope{Org: org, Membership: m, Access: orgbase.Access{Membership: m}}
+		if !sc.Access.SeesAll() {
+			// Grants carry their workspace's current path, so a move changes
+			// inherited access on the very next request.
+			if sc.Access.Grants, err = s.workspaces.FindGrantsForUser(c.Request().Context(), org.ID, user.ID); err != nil {
+				return err
+			}
+		}
 		c.Set("scope", sc)
 		if org.Deleted() {
 			switch c.Path() {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -84,7 +85,7 @@ func (s *Server) freeSlug(c echo.Context, base string) (string, error) {
 		if i > 1 {
 			suffix := "-" + strconv.Itoa(i)
 			if len(base)+len(suffix) > orgbase.MaxSlugLen {
-				cand = base[:orgbase.MaxSlugLen-len(suffix)]
+				cand = strings.TrimRight(base[:orgbase.MaxSlugLen-len(suffix)], "-")
 			}
 			cand += suffix
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -67,6 +68,14 @@ func (s *Server) shell(c echo.Context, title, tab string) (layout.Shell, error) 
 	}
 	if sc := orgOf(c); sc != nil {
 		sh.Org, sh.Membership = sc.Org, sc.Membership
+		if !sc.Org.Deleted() {
+			links, err := s.workspaceLinks(c)
+			if err != nil {
+				return sh, err
+			}
+			sh.Workspaces = links
+			sh.Workspace, _ = strconv.ParseInt(c.Param("ws"), 10, 64)
+		}
 	}
 	if sess := session(c); sess != nil {
 		if msg, _ := sess.Values[keyFlashMsg].(string); msg != "" {

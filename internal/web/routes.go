@@ -44,6 +44,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	app.POST("/verify/:token", s.handleVerifyCreate)
 
 	user := app.Group("", s.requireUser)
+	app.RouteNotFound("/*", echo.NotFoundHandler) // after the user group: unknown URLs are 404 for visitors too, not a login redirect
 	user.POST("/verify/resend", s.handleVerifyResend)
 	user.GET("/account", s.handleAccountShow)
 	user.POST("/account/name", s.handleAccountNameUpdate)
@@ -64,9 +65,28 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/delete", s.handleOrgDelete, requireCan(orgbase.ActionOrgDelete))
 	org.POST("/restore", s.handleOrgRestore, requireCan(orgbase.ActionOrgRestore))
 
+	// Workspaces: every handler checks the caller's access to the workspace
+	// itself (inherited grants), so these routes need only membership.
+	org.GET("/workspaces", s.handleWorkspaceIndex)
+	org.POST("/workspaces", s.handleWorkspaceCreate)
+	org.GET("/workspaces/:ws", s.handleWorkspaceShow)
+	org.POST("/workspaces/:ws", s.handleWorkspaceUpdate)
+	org.GET("/workspaces/:ws/row", s.handleWorkspaceRow)
+	org.GET("/workspaces/:ws/new", s.handleWorkspaceNew)
+	org.GET("/workspaces/:ws/edit", s.handleWorkspaceEdit)
+	org.GET("/workspaces/:ws/move", s.handleWorkspaceMoveNew)
+	org.POST("/workspaces/:ws/move", s.handleWorkspaceMove)
+	org.POST("/workspaces/:ws/archive", s.handleWorkspaceArchive)
+	org.POST("/workspaces/:ws/restore", s.handleWorkspaceRestore)
+	org.POST("/workspaces/:ws/grants", s.handleGrantCreate)
+	org.POST("/workspaces/:ws/grants/:user/delete", s.handleGrantDelete)
+	org.GET("/access", s.handleAccessIndex, requireCan(orgbase.ActionMembersManage))
+	org.POST("/access/:user", s.handleAccessGrant, requireCan(orgbase.ActionMembersManage))
+
 	if s.cfg.DevMailbox() {
 		app.GET("/dev/mail", s.handleDevMailIndex)
 		app.GET("/dev/mail/:id", s.handleDevMailShow)
+		app.GET("/dev/mail/:id/html", s.handleDevMailHTML)
 	}
 }
 

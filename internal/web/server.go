@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -40,6 +41,7 @@ type UserStore interface {
 // SessionStore persists server-side sessions.
 type SessionStore interface {
 	SaveSession(ctx context.Context, s *orgbase.Session) error
+	UpdateSession(ctx context.Context, s *orgbase.Session) error
 	FindSession(ctx context.Context, id string) (*orgbase.Session, error)
 	TouchSession(ctx context.Context, id string, seen, expires time.Time) error
 	DeleteSession(ctx context.Context, id string) error
@@ -76,28 +78,30 @@ type Health interface {
 
 // Deps are the server's dependencies.
 type Deps struct {
-	Config   *config.Config
-	Logger   *slog.Logger
-	Users    UserStore
-	Sessions SessionStore
-	Orgs     OrgStore
-	Mail     MailStore
-	Health   Health
-	Now      func() time.Time // defaults to time.Now
+	Config     *config.Config
+	Logger     *slog.Logger
+	Users      UserStore
+	Sessions   SessionStore
+	Orgs       OrgStore
+	Mail       MailStore
+	Health     Health
+	Workspaces WorkspaceStore
+	Now        func() time.Time // defaults to time.Now
 }
 
 // Server holds the dependencies every handler shares.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	users    UserStore
-	sessions *sessionStore
-	orgs     OrgStore
-	mailbox  MailStore
-	health   Health
-	composer *mail.Composer
-	now      func() time.Time
-	metrics  *metrics
+	cfg        *config.Config
+	log        *slog.Logger
+	users      UserStore
+	sessions   *sessionStore
+	orgs       OrgStore
+	workspaces WorkspaceStore
+	mailbox    MailStore
+	health     Health
+	composer   *mail.Composer
+	now        func() time.Time
+	metrics    *metrics
 
 	dummyOnce sync.Once
 	dummy     string
@@ -105,13 +109,17 @@ type Server struct {
 
 // NewServer builds the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
+	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
+		d.Mail == nil || d.Health == nil || d.Workspaces == nil {
+		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
+	}
 	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	keys := d.Config.SessionKeys

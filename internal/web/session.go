@@ -115,7 +115,8 @@ func (st *sessionStore) Save(r *http.Request, w http.ResponseWriter, s *sessions
 	}
 	now := st.now().UTC()
 	row, _ := s.Values[metaKey{}].(*orgbase.Session)
-	if s.ID == "" || row == nil {
+	isNew := s.ID == "" || row == nil
+	if isNew {
 		s.ID = newSecret()
 		row = &orgbase.Session{CreatedAt: now}
 	}
@@ -134,8 +135,20 @@ func (st *sessionStore) Save(r *http.Request, w http.ResponseWriter, s *sessions
 	row.UserAgent, row.IP = truncate(r.UserAgent(), 300), clientIP(r)
 	row.LastSeenAt = now
 	row.ExpiresAt = st.expiry(row.CreatedAt, now)
-	if err := st.db.SaveSession(r.Context(), row); err != nil {
-		return err
+	if isNew {
+		if err := st.db.SaveSession(r.Context(), row); err != nil {
+			return err
+		}
+	} else if err := st.db.UpdateSession(r.Context(), row); err != nil {
+		if orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+			return err
+		}
+		// The session ended while this request ran (logout elsewhere, a
+		// password change): never bring it back; start an anonymous one.
+		delete(s.Values, keyUserID)
+		delete(s.Values, metaKey{})
+		s.ID = ""
+		return st.Save(r, w, s)
 	}
 	s.Values[metaKey{}] = row
 	encoded, err := securecookie.EncodeMulti(s.Name(), s.ID, st.codecs...)

@@ -67,6 +67,46 @@
     });
   }
 
+  // Tree rows: a toggle button shows or hides the row's children. Without
+  // JavaScript every level stays open.
+  document.addEventListener('click', function (e) {
+    var btn = e.target.closest('[data-tree-toggle]');
+    if (!btn) { return; }
+    var list = document.getElementById(btn.getAttribute('aria-controls'));
+    if (!list) { return; }
+    var open = btn.getAttribute('aria-expanded') !== 'false';
+    btn.setAttribute('aria-expanded', open ? 'false' : 'true');
+    btn.querySelector('svg').classList.toggle('-rotate-90', open);
+    var item = btn.closest('[role=treeitem]');
+    if (item) { item.setAttribute('aria-expanded', open ? 'false' : 'true'); }
+    list.hidden = open;
+  });
+
+  // The modal dialog opens when htmx puts a form into it, and closes on the
+  // server's close-modal event, on Cancel, or on Escape (native).
+  document.addEventListener('htmx:afterSwap', function (evt) {
+    var modal = document.getElementById('modal');
+    if (modal && evt.detail.target.id === 'modal-body' && !modal.open && evt.detail.target.innerHTML.trim() !== '') {
+      modal.showModal();
+      var first = modal.querySelector('[autofocus], input:not([type=hidden]), select, button');
+      if (first) { first.focus(); }
+    }
+  });
+  document.addEventListener('close-modal', closeModal);
+  function closeModal() {
+    var modal = document.getElementById('modal');
+    if (modal && modal.open) { modal.close(); }
+  }
+  document.addEventListener('click', function (e) {
+    if (e.target.closest('[data-close-modal]') && document.getElementById('modal').open) {
+      e.preventDefault();
+      closeModal();
+    }
+  });
+  document.addEventListener('close', function (e) {
+    if (e.target.id === 'modal') { document.getElementById('modal-body').innerHTML = ''; }
+  }, true);
+
   function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); }
   document.addEventListener('DOMContentLoaded', function () { bindAll(document); });
   document.addEventListener('htmx:load', function (evt) { bindAll(evt.detail.elt); });

@@ -1,0 +1,123 @@
+// Package workspaces renders the Workspaces tab (the tree), a workspace's
+// home page, and the dialogs and partials that htmx swaps into them.
+package workspaces
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+)
+
+// Node is one row of the tree with what the viewer may do to it.
+type Node struct {
+	WS         *orgbase.Workspace
+	Children   []*Node
+	Level      int // depth within the visible tree, for indentation
+	Members    int
+	CanManage  bool // edit, add children, grant access
+	CanArchive bool // archive, restore, move
+}
+
+// ID is the stable DOM id of the node's row.
+func (n *Node) ID() string { return "ws-" + strconv.FormatInt(n.WS.ID, 10) }
+
+// TreeModel is the Workspaces tab's view model.
+type TreeModel struct {
+	Roots    []*Node
+	Archived bool // the archived filter is on
+	Total    int
+	Notice   string
+}
+
+// BuildTree arranges the visible workspaces into a forest: a node whose
+// parent is not visible becomes a root. Children are sorted by name. ws must
+// be ordered parents first (as FindWorkspaces returns them).
+func BuildTree(ws []*orgbase.Workspace, visible func(*orgbase.Workspace) bool, decorate func(*Node)) []*Node {
+	byID := make(map[int64]*Node, len(ws))
+	var roots []*Node
+	for _, w := range ws {
+		if !visible(w) {
+			continue
+		}
+		n := &Node{WS: w}
+		decorate(n)
+		byID[w.ID] = n
+		if w.ParentID != nil {
+			if p, ok := byID[*w.ParentID]; ok {
+				n.Level = p.Level + 1
+				p.Children = append(p.Children, n)
+				continue
+			}
+		}
+		roots = append(roots, n)
+	}
+	var sortNodes func([]*Node)
+	sortNodes = func(ns []*Node) {
+		sort.SliceStable(ns, func(i, j int) bool {
+			if ns[i].WS.IsPrimary() != ns[j].WS.IsPrimary() {
+				return ns[i].WS.IsPrimary()
+			}
+			return strings.ToLower(ns[i].WS.Name) < strings.ToLower(ns[j].WS.Name)
+		})
+		for _, n := range ns {
+			sortNodes(n.Children)
+		}
+	}
+	sortNodes(roots)
+	return roots
+}
+
+// Crumb is one step of the breadcrumbs.
+type Crumb struct {
+	Name string
+	Href string // "" for the current page
+}
+
+// Person is someone with access to a workspace, and how they have it.
+type Person struct {
+	UserID      int64
+	Name        string
+	Email       string
+	Role        string // "Owner", "Admin", "Manager", "Member"
+	Via         string // "" for a direct grant; else where it comes from
+	CanRemove   bool
+	WorkspaceID int64 // the workspace the grant is on
+}
+
+// HomeModel is a workspace's home page.
+type HomeModel struct {
+	WS         *orgbase.Workspace
+	Crumbs     []Crumb
+	Children   []*orgbase.Workspace
+	People     []Person
+	CanManage  bool
+	Grantable  []orgbase.Member // members who can be granted access here
+	GrantError string
+}
+
+// MoveModel is the move dialog: the workspace and the parents it may go under.
+type MoveModel struct {
+	WS      *orgbase.Workspace
+	Parents []ParentOption
+	Error   string
+}
+
+// ParentOption is one choice of the parent picker, indented by depth.
+type ParentOption struct {
+	ID    int64
+	Label string
+	Depth int
+}
+
+// FormModel is the create and edit form.
+type FormModel struct {
+	ParentID    int64
+	ParentName  string
+	WS          *orgbase.Workspace // nil when creating
+	Name        string
+	Description string
+	Fields      map[string]string
+	Error       string
+}
