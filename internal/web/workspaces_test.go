@@ -258,7 +258,7 @@ func TestMemberSeesExactlyTheGrantedSubtree(t *testing.T) {
 		}
 		for _, ws := range []*orgbase.Workspace{w.primary, w.clients, w.intl} {
 			w.member.get(w.path(ws, "")).wantStatus(http.StatusNotFound)
-			w.member.get(w.path(ws, "/row")+"?level=0").wantStatus(http.StatusNotFound)
+			w.member.get(w.path(ws, "/row") + "?level=0").wantStatus(http.StatusNotFound)
 		}
 		w.member.get(w.path(w.web, "")).wantStatus(http.StatusOK)
 		w.member.get(w.path(w.acme, "/edit")).wantStatus(http.StatusForbidden)
