@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/orgbase/orgbase/internal/config"
-	"github.com/orgbase/orgbase/internal/password"
 	"github.com/orgbase/orgbase/internal/store"
 	"github.com/orgbase/orgbase/internal/web"
 )
@@ -239,46 +237,5 @@ func migrate(ctx context.Context, cfg *config.Config, args []string, stdout io.W
 	default:
 		return usageError{fmt.Sprintf("migrate: unknown action %q (want up, down or status)", args[0])}
 	}
-	return nil
-}
-
-// The demo account `make run` prints.
-const (
-	demoEmail    = "demo@orgbase.test"
-	demoPassword = "orgbase-demo-password"
-	demoOrgSlug  = "demo"
-)
-
-func seed(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	ifEmpty := fs.Bool("if-empty", false, "do nothing when the demo user exists")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"seed: " + err.Error()}
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	hash, err := password.Hash(demoPassword)
-	if err != nil {
-		return err
-	}
-	created, err := db.SeedDemo(ctx, store.Demo{Email: demoEmail, PasswordHash: hash, Name: "Dana Demo", OrgName: "Demo Company", OrgSlug: demoOrgSlug})
-	if err != nil {
-		return err
-	}
-	if !created {
-		if *ifEmpty {
-			return nil
-		}
-		fmt.Fprintln(stdout, "demo data already present")
-		return nil
-	}
-	fmt.Fprintf(stdout, "seeded demo organization %q; log in as %s / %s\n", demoOrgSlug, demoEmail, demoPassword)
 	return nil
 }

@@ -2,37 +2,25 @@ package store
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 )
 
-// Demo describes the demo account and organization.
-type Demo struct {
-	Email        string
-	Name         string
-	PasswordHash string
-	OrgName      string
-	OrgSlug      string
+// CreateVerifiedUser creates a user whose address is already verified, for
+// operator provisioning and the demo seed. ECONFLICT when the address is taken.
+func (db *DB) CreateVerifiedUser(ctx context.Context, email, name, passwordHash string) (int64, error) {
+	now := db.now()
+	u := userRow{Email: email, Name: name, PasswordHash: passwordHash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
+	err := db.tx(ctx, func(tx *gorm.DB) error { return tx.Create(&u).Error })
+	if isUniqueViolation(err) {
+		return 0, conflictEmail()
+	}
+	return u.ID, err
 }
 
-// SeedDemo creates the demo user (verified) and organization unless the user
-// exists; it reports whether it created anything.
-func (db *DB) SeedDemo(ctx context.Context, d Demo) (bool, error) {
+// UserExists reports whether an account uses the address.
+func (db *DB) UserExists(ctx context.Context, email string) (bool, error) {
 	var n int64
-	if err := db.q(ctx).Model(&userRow{}).Where("email = ?", d.Email).Count(&n).Error; err != nil {
-		return false, err
-	}
-	if n > 0 {
-		return false, nil
-	}
-	now := db.now()
-	u := userRow{Email: d.Email, Name: d.Name, PasswordHash: d.PasswordHash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
-	if err := db.tx(ctx, func(tx *gorm.DB) error { return tx.Create(&u).Error }); err != nil {
-		return false, err
-	}
-	if _, err := db.CreateOrg(ctx, u.ID, NewOrg{Name: d.OrgName, Slug: d.OrgSlug, CompanySize: "11-50", CreatorFunction: "Engineering", BillingEmail: d.Email}); err != nil {
-		return false, fmt.Errorf("create demo organization: %w", err)
-	}
-	return true, nil
+	err := db.q(ctx).Model(&userRow{}).Where("email = ?", email).Count(&n).Error
+	return n > 0, err
 }

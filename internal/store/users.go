@@ -61,7 +61,7 @@ func (db *DB) CreateUser(ctx context.Context, email, name, passwordHash string, 
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			if isUniqueViolation(err) {
-				return orgbase.Errorf(orgbase.ECONFLICT, "An account with this email already exists.")
+				return conflictEmail()
 			}
 			return err
 		}
@@ -267,4 +267,8 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash, passwordHash string)
 		return nil
 	})
 	return user, err
+}
+
+func conflictEmail() error {
+	return orgbase.Errorf(orgbase.ECONFLICT, "An account with this email already exists.")
 }

@@ -147,7 +147,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, n NewWorkspace, 
 			return err
 		}
 		row.Path = orgbase.ChildPath(parent.Path, row.ID)
-		if err := tx.Model(&workspaceRow{}).Where("id = ?", row.ID).Update("path", row.Path).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, row.ID).Update("path", row.Path).Error; err != nil {
 			return err
 		}
 		out = row.domain()
@@ -165,7 +165,7 @@ func (db *DB) UpdateWorkspace(ctx context.Context, orgID, id int64, name, descri
 		if err != nil {
 			return err
 		}
-		if err := tx.Model(&workspaceRow{}).Where("id = ?", id).Updates(map[string]any{"name": name, "description": description}).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, id).Updates(map[string]any{"name": name, "description": description}).Error; err != nil {
 			if isUniqueViolation(err) {
 				return siblingTaken()
 			}
@@ -221,7 +221,7 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID, id, newParentID int64, m
 		if deepest+shift > maxDepth {
 			return moveErr("Moving it there would nest workspaces more than " + itoa(maxDepth) + " levels below Primary.")
 		}
-		if err := tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("parent_id", parent.ID).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, ws.ID).Update("parent_id", parent.ID).Error; err != nil {
 			if isUniqueViolation(err) {
 				return moveErr("A workspace named " + ws.Name + " already exists there.")
 			}
@@ -262,21 +262,21 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s is already archived.", ws.Name)
 		}
 		var active int64
-		if err := tx.Model(&workspaceRow{}).Where("parent_id = ? AND archived_at IS NULL", ws.ID).Count(&active).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND parent_id = ? AND archived_at IS NULL", orgID, ws.ID).Count(&active).Error; err != nil {
 			return err
 		}
 		if active > 0 {
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s has %d active workspace(s) inside it. Archive or move them first.", ws.Name, active)
 		}
-		if err := tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("archived_at", now).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, ws.ID).Update("archived_at", now).Error; err != nil {
 			return err
 		}
 		// Grants on the archived workspace stay (so a restore brings access back);
 		// people left without any grant on an active workspace get the Primary.
 		var stranded []int64
-		err = tx.Raw(`SELECT g.user_id FROM workspace_grants g WHERE g.workspace_id = ?
+		err = tx.Raw(`SELECT g.user_id FROM workspace_grants g WHERE g.org_id = ? AND g.workspace_id = ?
 			AND NOT EXISTS (SELECT 1 FROM workspace_grants o JOIN workspaces w ON w.id = o.workspace_id
-				WHERE o.org_id = ? AND o.user_id = g.user_id AND w.archived_at IS NULL)`, ws.ID, orgID).Scan(&stranded).Error
+				WHERE o.org_id = ? AND o.user_id = g.user_id AND w.archived_at IS NULL)`, orgID, ws.ID, orgID).Scan(&stranded).Error
 		if err != nil {
 			return err
 		}
@@ -315,13 +315,13 @@ func (db *DB) RestoreWorkspace(ctx context.Context, orgID, id int64) (*orgbase.W
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s is not archived.", ws.Name)
 		}
 		var parent workspaceRow
-		if err := tx.Take(&parent, "id = ?", *ws.ParentID).Error; err != nil {
+		if err := tx.Take(&parent, "org_id = ? AND id = ?", orgID, *ws.ParentID).Error; err != nil {
 			return err
 		}
 		if parent.ArchivedAt != nil {
 			return orgbase.Errorf(orgbase.ECONFLICT, "Restore %s first: %s is inside it.", parent.Name, ws.Name)
 		}
-		if err := tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("archived_at", nil).Error; err != nil {
+		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, ws.ID).Update("archived_at", nil).Error; err != nil {
 			if isUniqueViolation(err) {
 				return orgbase.Errorf(orgbase.ECONFLICT, "Another workspace next to it is now called %s. Rename one of them first.", ws.Name)
 			}
@@ -427,9 +427,9 @@ func (db *DB) FindMembers(ctx context.Context, orgID int64) ([]orgbase.Member, e
 	return out, nil
 }
 
-// AddMember adds an existing user to an organization with a role and, when
-// role is member or billing, member access to the Primary workspace (the
-// invitation flow builds on this). ECONFLICT when already a member.
+// AddMember adds an existing user to an organization with a role (the
+// invitation flow and the demo seed build on it); workspace access is
+// granted separately. ECONFLICT when already a member.
 func (db *DB) AddMember(ctx context.Context, orgID, userID int64, role orgbase.Role) error {
 	if !role.Valid() {
 		return orgbase.Errorf(orgbase.EINVALID, "Unknown role.")

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/orgbase/orgbase/internal/config"
+	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/internal/password"
+	"github.com/orgbase/orgbase/internal/store"
+)
+
+// The demo account `make run` prints; the other demo people share its password.
+const (
+	demoEmail    = "demo@orgbase.test"
+	demoPassword = "orgbase-demo-password"
+	demoOrgSlug  = "demo"
+)
+
+// demoTree is the demo organization's workspace tree: name → children.
+type demoNode struct {
+	name, description string
+	children          []demoNode
+}
+
+var demoTree = []demoNode{
+	{"Marketing", "Campaigns, content and brand", []demoNode{
+		{"Campaigns", "Seasonal and product launch campaigns", nil},
+		{"Brand", "Logos, imagery and style", nil},
+	}},
+	{"Engineering", "Product engineering", []demoNode{
+		{"Platform", "APIs and infrastructure", nil},
+		{"Research", "Model evaluation and prototypes", nil},
+	}},
+	{"Clients", "Work done for customers", []demoNode{
+		{"Acme Corp", "Retail client", []demoNode{
+			{"Website", "Product photography and copy", nil},
+			{"Mobile app", "In-app assistant", nil},
+		}},
+		{"Globex", "Logistics client", nil},
+	}},
+}
+
+// demoPerson is a member of the demo organization and their grants.
+type demoPerson struct {
+	email, name string
+	role        orgbase.Role
+	grants      map[string]orgbase.WorkspaceRole
+}
+
+var demoPeople = []demoPerson{
+	{"amir@orgbase.test", "Amir Haddad", orgbase.RoleAdmin, nil},
+	{"beth@orgbase.test", "Beth Okafor", orgbase.RoleBilling, nil},
+	{"carla@orgbase.test", "Carla Mendes", orgbase.RoleMember, map[string]orgbase.WorkspaceRole{"Clients": orgbase.WorkspaceManager}},
+	{"dev@orgbase.test", "Dev Patel", orgbase.RoleMember, map[string]orgbase.WorkspaceRole{"Acme Corp": orgbase.WorkspaceMember}},
+	{"elena@orgbase.test", "Elena Rossi", orgbase.RoleMember, map[string]orgbase.WorkspaceRole{"Marketing": orgbase.WorkspaceManager, "Research": orgbase.WorkspaceMember}},
+	{"felix@orgbase.test", "Felix Wagner", orgbase.RoleMember, map[string]orgbase.WorkspaceRole{"Engineering": orgbase.WorkspaceMember}},
+}
+
+func seed(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ifEmpty := fs.Bool("if-empty", false, "do nothing when the demo user exists")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"seed: " + err.Error()}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	exists, err := db.UserExists(ctx, demoEmail)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if !*ifEmpty {
+			fmt.Fprintln(stdout, "demo data already present")
+		}
+		return nil
+	}
+	if err := seedDemo(ctx, db); err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	fmt.Fprintf(stdout, "seeded demo organization %q; log in as %s / %s\n", demoOrgSlug, demoEmail, demoPassword)
+	return nil
+}
+
+// seedDemo builds the demo organization through the same store methods the
+// app uses: its owner, a workspace tree and people with roles and grants.
+func seedDemo(ctx context.Context, db *store.DB) error {
+	hash, err := password.Hash(demoPassword)
+	if err != nil {
+		return err
+	}
+	ownerID, err := db.CreateVerifiedUser(ctx, demoEmail, "Dana Demo", hash)
+	if err != nil {
+		return err
+	}
+	org, err := db.CreateOrg(ctx, ownerID, store.NewOrg{Name: "Demo Company", Slug: demoOrgSlug, CompanySize: "11-50", CreatorFunction: "Engineering", BillingEmail: demoEmail})
+	if err != nil {
+		return err
+	}
+	primary, err := db.FindPrimaryWorkspace(ctx, org.ID)
+	if err != nil {
+		return err
+	}
+	ids := map[string]int64{}
+	var build func(parent int64, nodes []demoNode) error
+	build = func(parent int64, nodes []demoNode) error {
+		for _, n := range nodes {
+			ws, err := db.CreateWorkspace(ctx, org.ID, store.NewWorkspace{ParentID: parent, Name: n.name, Description: n.description, CreatedBy: ownerID}, orgbase.DefaultMaxDepth)
+			if err != nil {
+				return err
+			}
+			ids[n.name] = ws.ID
+			if err := build(ws.ID, n.children); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := build(primary.ID, demoTree); err != nil {
+		return err
+	}
+	for _, p := range demoPeople {
+		uid, err := db.CreateVerifiedUser(ctx, p.email, p.name, hash)
+		if err != nil {
+			return err
+		}
+		if err := db.AddMember(ctx, org.ID, uid, p.role); err != nil {
+			return err
+		}
+		for ws, role := range p.grants {
+			if err := db.SetGrant(ctx, org.ID, ids[ws], uid, role, ownerID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
