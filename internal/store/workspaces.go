@@ -75,7 +75,9 @@ func (db *DB) FindWorkspaces(ctx context.Context, orgID int64, f WorkspaceFilter
 // (also for another organization's workspace).
 func (db *DB) FindWorkspaceByID(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error) {
 	var row workspaceRow
-	if err := db.q(ctx).Take(&row, "org_id = ? AND id = ?", orgID, id).Error; err != nil {
+	err := db.q(ctx).Table("workspaces w").Select("w.*, COALESCE(u.name, '') AS creator_name").
+		Joins("LEFT JOIN users u ON u.id = w.created_by").Where("w.org_id = ? AND w.id = ?", orgID, id).Take(&row).Error
+	if err != nil {
 		return nil, notFound(err, "Workspace not found.")
 	}
 	return row.domain(), nil

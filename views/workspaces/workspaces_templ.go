@@ -154,7 +154,7 @@ func Tree(s layout.Shell, m TreeModel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><div class=\"min-w-[40rem]\"><div class=\"sticky top-0 grid grid-cols-[minmax(0,1fr)_7rem_10rem_13rem] gap-4 border-b border-gray-200 bg-gray-50 px-4 py-2 text-xs font-medium uppercase tracking-wide text-gray-500 dark:border-gray-800 dark:bg-gray-900/60\"><span>Workspace</span> <span class=\"text-right\">Members</span> <span>Created by</span> <span class=\"text-right\"><span class=\"sr-only\">Actions</span></span></div><ul role=\"tree\" aria-label=\"Workspaces\" class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><div class=\"min-w-[34rem]\"><div class=\"sticky top-0 grid grid-cols-[minmax(0,1fr)_4.5rem_12rem] sm:grid-cols-[minmax(0,1fr)_6rem_10rem_13rem] gap-4 border-b border-gray-200 bg-gray-50 px-4 py-2 text-xs font-medium uppercase tracking-wide text-gray-500 dark:border-gray-800 dark:bg-gray-900/60\"><span>Workspace</span> <span class=\"text-right\">Members</span> <span class=\"hidden sm:block\">Created by</span> <span class=\"text-right\"><span class=\"sr-only\">Actions</span></span></div><ul role=\"tree\" aria-label=\"Workspaces\" class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -327,7 +327,7 @@ func Row(s layout.Shell, n *Node, flash bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var13 = []any{"grid grid-cols-[minmax(0,1fr)_7rem_10rem_13rem] items-center gap-4 px-4 py-2.5 hover:bg-gray-50 dark:hover:bg-gray-800/40", templ.KV("ob-flash", flash), templ.KV("opacity-60", n.WS.ArchivedAt != nil)}
+			var templ_7745c5c3_Var13 = []any{"grid grid-cols-[minmax(0,1fr)_4.5rem_12rem] sm:grid-cols-[minmax(0,1fr)_6rem_10rem_13rem] items-center gap-4 px-4 py-2.5 hover:bg-gray-50 dark:hover:bg-gray-800/40", templ.KV("ob-flash", flash), templ.KV("opacity-60", n.WS.ArchivedAt != nil)}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var13...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -466,7 +466,7 @@ func Row(s layout.Shell, n *Node, flash bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if n.WS.IsPrimary() {
+		if n.WS.IsPrimary() && n.WS.Name != orgbase.PrimaryWorkspaceName {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<span class=\"ml-1.5\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -526,14 +526,14 @@ func Row(s layout.Shell, n *Node, flash bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</span> <span class=\"truncate text-sm text-gray-500\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</span> <span class=\"hidden truncate text-sm text-gray-500 sm:block\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var23 string
 		templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(creator(n.WS))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `workspaces/workspaces.templ`, Line: 121, Col: 62}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `workspaces/workspaces.templ`, Line: 121, Col: 78}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 		if templ_7745c5c3_Err != nil {
