@@ -38,7 +38,7 @@ func TestWorkspaceTreeE2E(t *testing.T) {
 			srv := startServer(t, env) // migrates the database (dev mode)
 			acc := seedTreeAccounts(t, dbURL)
 			b := newBrowser(t, chromium, srv.URL, artifactsDir(t, "workspaces/"+dialect))
-			workspaceTreeJourney(t, &treeUI{b: b, slug: acc.slug}, acc)
+			workspaceTreeJourney(t, &treeUI{b: b, slug: acc.slug}, srv, acc)
 			if code := srv.Stop(t); code != 0 {
 				t.Errorf("run returned %d after the context was cancelled, want 0", code)
 			}
@@ -78,15 +78,11 @@ func seedTreeAccounts(t *testing.T, dbURL string) treeAccounts {
 	a := treeAccounts{slug: "northwind", ownerEmail: "olivia@example.com", ownerName: "Olivia Owner",
 		memberEmail: "max@example.com", memberName: "Max Member"}
 	newUser := func(email, name string) int64 {
-		tok := "e2e-verify-" + email
-		u, err := db.CreateUser(ctx, email, name, hash, store.NewToken{Hash: tok, ExpiresAt: time.Now().Add(time.Hour)})
+		id, err := db.CreateVerifiedUser(ctx, email, name, hash)
 		if err != nil {
 			t.Fatalf("create user %s: %v", email, err)
 		}
-		if _, err := db.VerifyEmail(ctx, tok); err != nil {
-			t.Fatalf("verify %s: %v", email, err)
-		}
-		return u.ID
+		return id
 	}
 	a.ownerID = newUser(a.ownerEmail, a.ownerName)
 	a.memberID = newUser(a.memberEmail, a.memberName)
@@ -123,14 +119,19 @@ func jsString(s string) string {
 	return string(q)
 }
 
-// markPage sets a marker on window that a full page load would clear.
-func (u *treeUI) markPage() { evalJS[bool](u.b, `(window.__wsNoReload = true)`) }
+// markPage sets a marker on window that a full page load would clear (and
+// one on the document, to tell a reload from a lost JavaScript context).
+func (u *treeUI) markPage() {
+	evalJS[bool](u.b, `(window.__wsNoReload = true)`)
+	evalJS[bool](u.b, `(document.documentElement.dataset.e2eMarker = "1") === "1"`)
+}
 
 // wantNoReload fails if the page reloaded since markPage.
 func (u *treeUI) wantNoReload(what string) {
 	u.b.t.Helper()
 	if !evalJS[bool](u.b, `window.__wsNoReload === true`) {
-		u.b.t.Errorf("%s reloaded the whole page; want an in-place htmx swap", what)
+		u.b.t.Errorf("%s reloaded the whole page; want an in-place htmx swap (document marker %q, at %s)",
+			what, evalJS[string](u.b, `document.documentElement.dataset.e2eMarker || ""`), u.b.location())
 	}
 }
 
@@ -258,7 +259,7 @@ func (u *treeUI) checkConsoleExpecting(name string, statuses ...int) {
 	}
 }
 
-func workspaceTreeJourney(t *testing.T, u *treeUI, acc treeAccounts) {
+func workspaceTreeJourney(t *testing.T, u *treeUI, srv *server, acc treeAccounts) {
 	b := u.b
 
 	// 1. The owner logs in and opens the Workspaces tab: only Primary.
@@ -317,6 +318,7 @@ func workspaceTreeJourney(t *testing.T, u *treeUI, acc treeAccounts) {
 	if got := b.value(`#modal-body #name`); got != "clients" {
 		t.Errorf("after the error the name field holds %q, want what was typed", got)
 	}
+	u.checkConsoleExpecting("owner-create-duplicate", 422) // the refusal is a 422, which Chrome logs
 	b.page("owner-create-duplicate")
 	u.closeDialog()
 	if got := u.treeNames(); len(got) != 5 {
@@ -352,6 +354,7 @@ func workspaceTreeJourney(t *testing.T, u *treeUI, acc treeAccounts) {
 	b.click(`[data-testid="ws-move-submit"]`)
 	b.waitFor("the move error", modalOpen+` && !!document.querySelector('#modal-body [data-testid="error-parent_id"]')`)
 	t.Logf("move under own descendant message: %q", b.text(`#modal-body [data-testid="error-parent_id"]`))
+	u.checkConsoleExpecting("owner-move-refused", 422)
 	b.page("owner-move-refused")
 	u.closeDialog()
 	if n := b.count(`[data-testid="ws-row"]`); n != 5 {
@@ -456,11 +459,26 @@ func workspaceTreeJourney(t *testing.T, u *treeUI, acc treeAccounts) {
 	if n := b.count(`[data-testid="ws-grant-form"], [data-testid="ws-add"], [data-testid="ws-grant-remove"]`); n != 0 {
 		t.Errorf("a member sees %d management controls on Acme Corp's home page, want 0", n)
 	}
-	crumbs := b.textContent(`[data-testid="breadcrumbs"]`)
-	t.Logf("the member's breadcrumbs on Acme Corp: %q", strings.Join(strings.Fields(crumbs), " "))
+	crumbs := func() string {
+		return strings.Join(strings.Fields(b.text(`[data-testid="breadcrumbs"]`)), " ")
+	}
+	if got, want := crumbs(), "Workspaces / Acme Corp"; got != want {
+		t.Errorf("the member's breadcrumbs on Acme Corp read %q, want %q (nothing above the grant)", got, want)
+	}
 	b.page("member-acme-home")
 	b.navigate(u.wsPath(ids["Website"], ""))
 	b.wantText("main h1", "Website")
+	if got, want := crumbs(), "Workspaces / Acme Corp / Website"; got != want {
+		t.Errorf("the member's breadcrumbs on Website read %q, want %q", got, want)
+	}
+	if via := b.text(`[data-testid="ws-person-via"]`); !strings.Contains(b.textContent(`[data-testid="ws-people"]`), "inherited from Acme Corp") {
+		t.Errorf("the member's Website page does not say their access is inherited from Acme Corp (first via: %q)", via)
+	}
+	for _, hidden := range []string{"Clients", "Internal"} {
+		if strings.Contains(b.textContent("main"), hidden) {
+			t.Errorf("the member's Website page mentions %q", hidden)
+		}
+	}
 	b.page("member-website-home")
 
 	// Direct URLs of the workspaces outside the grant answer 404.
@@ -474,6 +492,10 @@ func workspaceTreeJourney(t *testing.T, u *treeUI, acc treeAccounts) {
 	}
 	u.checkConsoleExpecting("member-404", 404)
 	b.page("member-404")
+	// The request log records what the member was answered.
+	if logs, line := srv.Stderr.String(), fmt.Sprintf("path=%s status=404", u.wsPath(ids["Clients"], "")); !strings.Contains(logs, line) {
+		t.Errorf("the server log has no %q line for the refused page", line)
+	}
 
 	// And so do the htmx endpoints; inside the grant, reads work and
 	// management is forbidden.

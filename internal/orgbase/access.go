@@ -71,6 +71,14 @@ func PathIDs(path string) []int64 {
 	return ids
 }
 
+// RootPath is the path of the root (Primary) workspace of the tree a path is in.
+func RootPath(path string) string {
+	if i := strings.IndexByte(strings.TrimPrefix(path, "/"), '/'); i >= 0 {
+		return path[:i+2]
+	}
+	return path
+}
+
 // IsWithin reports whether the workspace at path is the workspace at root
 // or one of its descendants.
 func IsWithin(path, root string) bool { return root != "" && strings.HasPrefix(path, root) }

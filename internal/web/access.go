@@ -110,6 +110,9 @@ func (s *Server) handleAccessGrant(c echo.Context) error {
 		return err
 	}
 	wsID, _ := strconv.ParseInt(c.FormValue("workspace_id"), 10, 64)
+	if wsID <= 0 {
+		return s.renderAccessRow(c, http.StatusUnprocessableEntity, uid, "", "Choose a workspace.")
+	}
 	role := orgbase.WorkspaceRole(c.FormValue("role"))
 	if !role.Valid() {
 		return s.renderAccessRow(c, http.StatusUnprocessableEntity, uid, "", "Choose Member or Manager.")

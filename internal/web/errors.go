@@ -96,6 +96,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = render(c, status, errorpage.Toast(m), nil)
 		return
 	}
+	if currentUser(c) != nil && status < 500 {
+		// Signed in: keep the app frame (header, switcher, navigation).
+		if sh, err := s.shell(c, title, ""); err == nil {
+			if rerr := render(c, status, errorpage.AppPage(sh, m), nil); rerr == nil {
+				return
+			}
+		}
+	}
 	sh := layout.Shell{Title: title, CSRF: csrfToken(c), User: currentUser(c)}
 	if rerr := render(c, status, errorpage.Page(sh, m), nil); rerr != nil {
 		_ = c.String(status, title)

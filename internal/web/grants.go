@@ -20,17 +20,16 @@ import (
 func (s *Server) homeModel(c echo.Context, ws *orgbase.Workspace) (workspaces.HomeModel, error) {
 	sc := orgOf(c)
 	ctx := c.Request().Context()
-	m := workspaces.HomeModel{WS: ws, CanManage: sc.Access.CanManage(ws.Path)}
+	m := workspaces.HomeModel{WS: ws, CanManage: sc.Access.CanManage(ws.Path), SeesRoot: sc.Access.CanView(orgbase.RootPath(ws.Path))}
 	ancestors, err := s.workspaces.FindAncestors(ctx, ws)
 	if err != nil {
 		return m, err
 	}
 	for _, a := range ancestors {
-		href := ""
-		if sc.Access.CanView(a.Path) {
-			href = "/orgs/" + sc.Org.Slug + "/workspaces/" + strconv.FormatInt(a.ID, 10)
+		if !sc.Access.CanView(a.Path) {
+			continue // workspaces above the caller's grant stay unseen, names included
 		}
-		m.Crumbs = append(m.Crumbs, workspaces.Crumb{Name: a.Name, Href: href})
+		m.Crumbs = append(m.Crumbs, workspaces.Crumb{Name: a.Name, Href: "/orgs/" + sc.Org.Slug + "/workspaces/" + strconv.FormatInt(a.ID, 10)})
 	}
 	m.Crumbs = append(m.Crumbs, workspaces.Crumb{Name: ws.Name})
 	sub, err := s.workspaces.FindWorkspaces(ctx, sc.Org.ID, store.WorkspaceFilter{Under: ws.Path})

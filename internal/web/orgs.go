@@ -108,6 +108,9 @@ func (s *Server) handleOrgShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if !sc.Access.CanView(primary.Path) {
+		primary = nil // a member granted part of the tree does not see its root
+	}
 	m := orgs.OverviewModel{Members: n, Primary: primary, HasLogo: sc.Org.LogoType != "", CanManage: orgbase.Can(sc.actor(), orgbase.ActionOrgEditProfile)}
 	return s.renderPage(c, http.StatusOK, sc.Org.Name, "overview", func(sh layout.Shell) templ.Component { return orgs.Overview(sh, m) })
 }

@@ -63,7 +63,7 @@
     root.querySelectorAll('[data-toast]').forEach(function (t) {
       if (t.dataset.bound) { return; }
       t.dataset.bound = '1';
-      setTimeout(function () { t.remove(); }, 6000);
+      setTimeout(function () { t.remove(); }, 4000);
     });
   }
 
