@@ -93,7 +93,7 @@ type HomeModel struct {
 	Children   []*orgbase.Workspace
 	People     []Person
 	CanManage  bool
-	SeesRoot   bool // the viewer can see the Primary workspace (so the level means something to them)
+	SeesRoot   bool             // the viewer can see the Primary workspace (so the level means something to them)
 	Grantable  []orgbase.Member // members who can be granted access here
 	GrantError string
 }
