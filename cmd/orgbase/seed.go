@@ -106,6 +106,8 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 	if err != nil {
 		return err
 	}
+	// The demo's owner builds the tree (so it shows as created by them).
+	owner := orgbase.Access{Membership: &orgbase.Membership{OrgID: org.ID, UserID: ownerID, Role: orgbase.RoleOwner, Status: orgbase.MemberActive}}
 	primary, err := db.FindPrimaryWorkspace(ctx, org.ID)
 	if err != nil {
 		return err
@@ -114,7 +116,7 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 	var build func(parent int64, nodes []demoNode) error
 	build = func(parent int64, nodes []demoNode) error {
 		for _, n := range nodes {
-			ws, err := db.CreateWorkspace(ctx, org.ID, store.NewWorkspace{ParentID: parent, Name: n.name, Description: n.description, CreatedBy: ownerID}, orgbase.DefaultMaxDepth)
+			ws, err := db.CreateWorkspace(ctx, org.ID, owner, store.NewWorkspace{ParentID: parent, Name: n.name, Description: n.description}, orgbase.DefaultMaxDepth)
 			if err != nil {
 				return err
 			}
@@ -137,7 +139,7 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 			return err
 		}
 		for ws, role := range p.grants {
-			if err := db.SetGrant(ctx, org.ID, ids[ws], uid, role, ownerID); err != nil {
+			if err := db.SetGrant(ctx, org.ID, owner, ids[ws], uid, role); err != nil {
 				return err
 			}
 		}

@@ -90,6 +90,15 @@ type Access struct {
 	Grants     []Grant
 }
 
+// OperatorAccess is the access of the operator (command-line provisioning
+// and the demo seed): an owner of the organization who is nobody in it.
+func OperatorAccess(orgID int64) Access {
+	return Access{Membership: &Membership{OrgID: orgID, Role: RoleOwner, Status: MemberActive}}
+}
+
+// IsOperator reports whether a is OperatorAccess (no user behind it).
+func (a Access) IsOperator() bool { return a.Membership != nil && a.Membership.UserID == 0 }
+
 // Active reports whether the actor is an active member.
 func (a Access) Active() bool { return a.Membership != nil && a.Membership.Status == MemberActive }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -32,7 +33,6 @@ type NewWorkspace struct {
 	ParentID    int64
 	Name        string
 	Description string
-	CreatedBy   int64
 }
 
 // WorkspaceFilter narrows FindWorkspaces.
@@ -106,6 +106,51 @@ func lockWorkspace(tx *gorm.DB, orgID, id int64) (*workspaceRow, error) {
 	return &row, nil
 }
 
+// recheck is the service half of "authorization twice": inside the
+// transaction, after the rows it touches are locked, it reloads the actor's
+// membership and grants (their paths as they are now, after any concurrent
+// move) and asks the domain policy again. ok receives the fresh access.
+func recheck(tx *gorm.DB, orgID int64, by orgbase.Access, ok func(orgbase.Access) bool) error {
+	if by.Membership == nil || by.Membership.OrgID != orgID {
+		return orgbase.Errorf(orgbase.EFORBIDDEN, "You are not a member of this organization.")
+	}
+	fresh := by
+	if !by.IsOperator() {
+		var m membershipRow
+		if err := tx.Take(&m, "org_id = ? AND user_id = ?", orgID, by.Membership.UserID).Error; err != nil {
+			return notFound(err, "Organization not found.")
+		}
+		fresh = orgbase.Access{Membership: m.domain()}
+		if !fresh.SeesAll() {
+			grants, err := findGrants(tx, "g.org_id = ? AND g.user_id = ? AND w.archived_at IS NULL", orgID, m.UserID)
+			if err != nil {
+				return err
+			}
+			fresh.Grants = grants
+		}
+	}
+	if !ok(fresh) {
+		return orgbase.Errorf(orgbase.EFORBIDDEN, "You do not manage this workspace.")
+	}
+	return nil
+}
+
+// creator is the user to record as having made a change (nil for the operator).
+func creator(by orgbase.Access) *int64 {
+	if by.IsOperator() {
+		return nil
+	}
+	id := by.Membership.UserID
+	return &id
+}
+
+func parentPathOf(w *workspaceRow) string {
+	if w.ParentID == nil {
+		return ""
+	}
+	return strings.TrimSuffix(w.Path, strconv.FormatInt(w.ID, 10)+"/")
+}
+
 func siblingTaken() error {
 	return &orgbase.Error{Code: orgbase.ECONFLICT, Message: "A workspace with this name already exists here.",
 		Fields: map[string]string{"name": "Another workspace at this level already has this name."}}
@@ -119,10 +164,11 @@ func lockOrgTree(tx *gorm.DB, orgID int64) error {
 	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Take(&row, "org_id = ? AND parent_id IS NULL", orgID).Error
 }
 
-// CreateWorkspace adds a child under an active parent. Returns EINVALID when
-// the depth limit would be exceeded, ECONFLICT for a duplicate sibling name,
-// ENOTFOUND for an unknown parent.
-func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, n NewWorkspace, maxDepth int) (*orgbase.Workspace, error) {
+// CreateWorkspace adds a child under an active parent the actor manages.
+// Returns EFORBIDDEN when they do not, EINVALID when the depth limit would be
+// exceeded, ECONFLICT for a duplicate sibling name, ENOTFOUND for an unknown
+// parent.
+func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, by orgbase.Access, n NewWorkspace, maxDepth int) (*orgbase.Workspace, error) {
 	now := db.now()
 	var out *orgbase.Workspace
 	err := db.tx(ctx, func(tx *gorm.DB) error {
@@ -133,6 +179,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, n NewWorkspace, 
 		if err != nil {
 			return err
 		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanManage(parent.Path) }); err != nil {
+			return err
+		}
 		if parent.ArchivedAt != nil {
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s is archived; restore it before adding workspaces to it.", parent.Name)
 		}
@@ -141,7 +190,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, n NewWorkspace, 
 				Fields: map[string]string{"parent_id": "Workspaces can nest at most " + itoa(maxDepth) + " levels below Primary."}}
 		}
 		row := workspaceRow{OrgID: orgID, ParentID: &parent.ID, Name: n.Name, Description: n.Description,
-			Depth: parent.Depth + 1, CreatedBy: &n.CreatedBy, CreatedAt: now}
+			Depth: parent.Depth + 1, CreatedBy: creator(by), CreatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
 			if isUniqueViolation(err) {
 				return siblingTaken()
@@ -158,13 +207,17 @@ func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, n NewWorkspace, 
 	return out, err
 }
 
-// UpdateWorkspace changes a workspace's name and description. ECONFLICT for
-// a duplicate sibling name; the Primary workspace may be renamed.
-func (db *DB) UpdateWorkspace(ctx context.Context, orgID, id int64, name, description string) (*orgbase.Workspace, error) {
+// UpdateWorkspace changes a workspace's name and description. EFORBIDDEN
+// unless the actor manages it; ECONFLICT for a duplicate sibling name; the
+// Primary workspace may be renamed.
+func (db *DB) UpdateWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64, name, description string) (*orgbase.Workspace, error) {
 	var out *orgbase.Workspace
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		row, err := lockWorkspace(tx, orgID, id)
 		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanManage(row.Path) }); err != nil {
 			return err
 		}
 		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, id).Updates(map[string]any{"name": name, "description": description}).Error; err != nil {
@@ -184,7 +237,10 @@ func (db *DB) UpdateWorkspace(ctx context.Context, orgID, id int64, name, descri
 // Refused: the Primary workspace, a parent inside the workspace's own
 // subtree, an archived parent, exceeding the depth limit, a sibling with the
 // same name. The tree is unchanged on any refusal.
-func (db *DB) MoveWorkspace(ctx context.Context, orgID, id, newParentID int64, maxDepth int) (*orgbase.Workspace, error) {
+//
+// EFORBIDDEN unless the actor manages the workspace's current parent and the
+// new parent (domain policy Access.CanMove and CanArchive).
+func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id, newParentID int64, maxDepth int) (*orgbase.Workspace, error) {
 	var out *orgbase.Workspace
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		if err := lockOrgTree(tx, orgID); err != nil {
@@ -199,6 +255,12 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID, id, newParentID int64, m
 		}
 		parent, err := lockWorkspace(tx, orgID, newParentID)
 		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool {
+			w := ws.domain()
+			return a.CanArchive(w, parentPathOf(ws)) && a.CanMove(w, parent.Path)
+		}); err != nil {
 			return err
 		}
 		moveErr := func(msg string) error {
@@ -246,7 +308,9 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID, id, newParentID int64, m
 // ArchiveWorkspace archives a workspace without active children. Members
 // whose only access was through a grant on it are given member access to the
 // Primary workspace, so nobody is silently locked out of the organization.
-func (db *DB) ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*orgbase.Workspace, error) {
+//
+// EFORBIDDEN unless the actor manages its parent (Access.CanArchive).
+func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Workspace, error) {
 	now := db.now()
 	var out *orgbase.Workspace
 	err := db.tx(ctx, func(tx *gorm.DB) error {
@@ -259,6 +323,9 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*
 		}
 		if ws.ParentID == nil {
 			return orgbase.Errorf(orgbase.EINVALID, "The Primary workspace cannot be archived.")
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), parentPathOf(ws)) }); err != nil {
+			return err
 		}
 		if ws.ArchivedAt != nil {
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s is already archived.", ws.Name)
@@ -288,7 +355,7 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*
 				return err
 			}
 			for _, uid := range stranded {
-				g := grantRow{OrgID: orgID, WorkspaceID: root.ID, UserID: uid, Role: string(orgbase.WorkspaceMember), CreatedBy: &actorID, CreatedAt: now}
+				g := grantRow{OrgID: orgID, WorkspaceID: root.ID, UserID: uid, Role: string(orgbase.WorkspaceMember), CreatedBy: creator(by), CreatedAt: now}
 				if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&g).Error; err != nil {
 					return err
 				}
@@ -302,8 +369,9 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*
 }
 
 // RestoreWorkspace brings an archived workspace back under its (active)
-// parent. ECONFLICT when the parent is archived or a sibling took its name.
-func (db *DB) RestoreWorkspace(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error) {
+// parent. EFORBIDDEN unless the actor manages the parent; ECONFLICT when the
+// parent is archived or a sibling took its name.
+func (db *DB) RestoreWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Workspace, error) {
 	var out *orgbase.Workspace
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		if err := lockOrgTree(tx, orgID); err != nil {
@@ -311,6 +379,9 @@ func (db *DB) RestoreWorkspace(ctx context.Context, orgID, id int64) (*orgbase.W
 		}
 		ws, err := lockWorkspace(tx, orgID, id)
 		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), parentPathOf(ws)) }); err != nil {
 			return err
 		}
 		if ws.ArchivedAt == nil {
@@ -349,6 +420,10 @@ func (db *DB) FindGrants(ctx context.Context, orgID int64) ([]orgbase.Grant, err
 }
 
 func (db *DB) findGrants(ctx context.Context, where string, args ...any) ([]orgbase.Grant, error) {
+	return findGrants(db.q(ctx), where, args...)
+}
+
+func findGrants(q *gorm.DB, where string, args ...any) ([]orgbase.Grant, error) {
 	type row struct {
 		OrgID       int64
 		WorkspaceID int64
@@ -358,7 +433,7 @@ func (db *DB) findGrants(ctx context.Context, where string, args ...any) ([]orgb
 		CreatedAt   time.Time
 	}
 	var rows []row
-	err := db.q(ctx).Table("workspace_grants g").Select("g.org_id, g.workspace_id, g.user_id, g.role, w.path, g.created_at").
+	err := q.Table("workspace_grants g").Select("g.org_id, g.workspace_id, g.user_id, g.role, w.path, g.created_at").
 		Joins("JOIN workspaces w ON w.id = g.workspace_id").Where(where, args...).Order("w.path, g.user_id").Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -370,15 +445,19 @@ func (db *DB) findGrants(ctx context.Context, where string, args ...any) ([]orgb
 	return out, nil
 }
 
-// SetGrant gives (or changes) a member's role on a workspace. ENOTFOUND when
-// the workspace or the membership is not in the organization.
-func (db *DB) SetGrant(ctx context.Context, orgID, workspaceID, userID int64, role orgbase.WorkspaceRole, actorID int64) error {
+// SetGrant gives (or changes) a member's role on a workspace. EFORBIDDEN
+// unless the actor may grant access to it; ENOTFOUND when the workspace or
+// the membership is not in the organization.
+func (db *DB) SetGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64, role orgbase.WorkspaceRole) error {
 	if !role.Valid() {
 		return orgbase.Errorf(orgbase.EINVALID, "Choose manager or member.")
 	}
 	return db.tx(ctx, func(tx *gorm.DB) error {
 		ws, err := lockWorkspace(tx, orgID, workspaceID)
 		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanGrant(ws.Path) }); err != nil {
 			return err
 		}
 		if ws.ArchivedAt != nil {
@@ -388,22 +467,32 @@ func (db *DB) SetGrant(ctx context.Context, orgID, workspaceID, userID int64, ro
 		if err := tx.Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
 			return notFound(err, "That person is not a member of this organization.")
 		}
-		g := grantRow{OrgID: orgID, WorkspaceID: workspaceID, UserID: userID, Role: string(role), CreatedBy: &actorID, CreatedAt: db.now()}
+		g := grantRow{OrgID: orgID, WorkspaceID: workspaceID, UserID: userID, Role: string(role), CreatedBy: creator(by), CreatedAt: db.now()}
 		return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "workspace_id"}, {Name: "user_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{"role"})}).Create(&g).Error
 	})
 }
 
-// DeleteGrant removes a member's grant on a workspace. ENOTFOUND when there is none.
-func (db *DB) DeleteGrant(ctx context.Context, orgID, workspaceID, userID int64) error {
-	res := db.q(ctx).Where("org_id = ? AND workspace_id = ? AND user_id = ?", orgID, workspaceID, userID).Delete(&grantRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return orgbase.Errorf(orgbase.ENOTFOUND, "That access was already removed.")
-	}
-	return nil
+// DeleteGrant removes a member's grant on a workspace. EFORBIDDEN unless the
+// actor may grant access to it; ENOTFOUND when there is no such grant.
+func (db *DB) DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64) error {
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		ws, err := lockWorkspace(tx, orgID, workspaceID)
+		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanGrant(ws.Path) }); err != nil {
+			return err
+		}
+		res := tx.Where("org_id = ? AND workspace_id = ? AND user_id = ?", orgID, workspaceID, userID).Delete(&grantRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return orgbase.Errorf(orgbase.ENOTFOUND, "That access was already removed.")
+		}
+		return nil
+	})
 }
 
 // FindMembers lists an organization's memberships with their users, by name.

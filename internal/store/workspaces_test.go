@@ -35,7 +35,7 @@ func newTree(t *testing.T, db *store.DB) *tree {
 
 func (tr *tree) add(t *testing.T, parent *orgbase.Workspace, name string) *orgbase.Workspace {
 	t.Helper()
-	ws, err := tr.db.CreateWorkspace(context.Background(), tr.org.ID, store.NewWorkspace{ParentID: parent.ID, Name: name, CreatedBy: tr.owner.ID}, orgbase.DefaultMaxDepth)
+	ws, err := tr.db.CreateWorkspace(context.Background(), tr.org.ID, orgbase.OperatorAccess(tr.org.ID), store.NewWorkspace{ParentID: parent.ID, Name: name}, orgbase.DefaultMaxDepth)
 	if err != nil {
 		t.Fatalf("CreateWorkspace(%s): %v", name, err)
 	}
@@ -84,11 +84,11 @@ func TestWorkspaceTree(t *testing.T) {
 		})
 		t.Run("DuplicateSiblingNameRefused", func(t *testing.T) {
 			before := tr.snapshot(t)
-			_, err := db.CreateWorkspace(ctx, tr.org.ID, store.NewWorkspace{ParentID: tr.root.ID, Name: "clients", CreatedBy: tr.owner.ID}, 5)
+			_, err := db.CreateWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), store.NewWorkspace{ParentID: tr.root.ID, Name: "clients"}, 5)
 			if orgbase.ErrorCode(err) != orgbase.ECONFLICT {
 				t.Fatalf("got %v, want conflict", err)
 			}
-			if _, err := db.UpdateWorkspace(ctx, tr.org.ID, internal.ID, "CLIENTS", ""); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
+			if _, err := db.UpdateWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), internal.ID, "CLIENTS", ""); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
 				t.Fatalf("rename: got %v, want conflict", err)
 			}
 			if after := tr.snapshot(t); after != before {
@@ -100,11 +100,11 @@ func TestWorkspaceTree(t *testing.T) {
 		t.Run("MoveUnderOwnDescendantRefused", func(t *testing.T) {
 			before := tr.snapshot(t)
 			for _, target := range []*orgbase.Workspace{clients, acme, web} {
-				if _, err := db.MoveWorkspace(ctx, tr.org.ID, clients.ID, target.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
+				if _, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), clients.ID, target.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
 					t.Fatalf("move under %s: got %v, want invalid", target.Name, err)
 				}
 			}
-			if _, err := db.MoveWorkspace(ctx, tr.org.ID, tr.root.ID, internal.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
+			if _, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), tr.root.ID, internal.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
 				t.Fatalf("move Primary: got %v", err)
 			}
 			if after := tr.snapshot(t); after != before {
@@ -112,7 +112,7 @@ func TestWorkspaceTree(t *testing.T) {
 			}
 		})
 		t.Run("MoveRewritesSubtree", func(t *testing.T) {
-			moved, err := db.MoveWorkspace(ctx, tr.org.ID, acme.ID, internal.ID, 5)
+			moved, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), acme.ID, internal.ID, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,12 +129,12 @@ func TestWorkspaceTree(t *testing.T) {
 			d4 := tr.add(t, web, "L4")
 			d5 := tr.add(t, d4, "L5")
 			before := tr.snapshot(t)
-			if _, err := db.CreateWorkspace(ctx, tr.org.ID, store.NewWorkspace{ParentID: d5.ID, Name: "L6", CreatedBy: tr.owner.ID}, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
+			if _, err := db.CreateWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), store.NewWorkspace{ParentID: d5.ID, Name: "L6"}, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
 				t.Fatalf("create at depth 6: got %v", err)
 			}
 			// Acme's subtree is 4 levels (Acme, Website, L4, L5); under Clients' sibling at depth 1 it would reach 6.
 			deep := tr.add(t, clients, "Deep")
-			if _, err := db.MoveWorkspace(ctx, tr.org.ID, acme.ID, deep.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
+			if _, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), acme.ID, deep.ID, 5); orgbase.ErrorCode(err) != orgbase.EINVALID {
 				t.Fatalf("move past depth: got %v", err)
 			}
 			// The refused create and move left everything but the new "Deep" as it was.
@@ -148,10 +148,10 @@ func TestWorkspaceTree(t *testing.T) {
 		})
 		t.Run("ArchiveWithActiveChildrenRefused", func(t *testing.T) {
 			before := tr.snapshot(t)
-			if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, acme.ID, tr.owner.ID); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
+			if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), acme.ID); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
 				t.Fatalf("got %v, want conflict", err)
 			}
-			if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, tr.root.ID, tr.owner.ID); orgbase.ErrorCode(err) != orgbase.EINVALID {
+			if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), tr.root.ID); orgbase.ErrorCode(err) != orgbase.EINVALID {
 				t.Fatalf("archive Primary: got %v", err)
 			}
 			if after := tr.snapshot(t); after != before {
@@ -175,7 +175,7 @@ func TestGrantsFollowMovesAndArchive(t *testing.T) {
 		if err := db.AddMember(ctx, tr.org.ID, member.ID, orgbase.RoleMember); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
 			t.Fatalf("second AddMember: got %v, want conflict", err)
 		}
-		if err := db.SetGrant(ctx, tr.org.ID, a.ID, member.ID, orgbase.WorkspaceManager, tr.owner.ID); err != nil {
+		if err := db.SetGrant(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), a.ID, member.ID, orgbase.WorkspaceManager); err != nil {
 			t.Fatal(err)
 		}
 		access := func() orgbase.Access {
@@ -196,20 +196,20 @@ func TestGrantsFollowMovesAndArchive(t *testing.T) {
 			t.Fatal("grant on A should cover A1 and nothing else")
 		}
 		// Moving A1 under B removes the inherited access at once.
-		if _, err := db.MoveWorkspace(ctx, tr.org.ID, a1.ID, b.ID, 5); err != nil {
+		if _, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), a1.ID, b.ID, 5); err != nil {
 			t.Fatal(err)
 		}
 		if access().CanView(find(a1.ID).Path) {
 			t.Fatal("after moving A1 under B, the member still sees it")
 		}
 		// Moving B under A grants it (and A1) by inheritance.
-		if _, err := db.MoveWorkspace(ctx, tr.org.ID, b.ID, a.ID, 5); err != nil {
+		if _, err := db.MoveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), b.ID, a.ID, 5); err != nil {
 			t.Fatal(err)
 		}
 		if !access().CanView(find(a1.ID).Path) || !access().CanManage(find(b.ID).Path) {
 			t.Fatal("after moving B under A, the member should see B and A1")
 		}
-		if err := db.SetGrant(ctx, tr.org.ID, a.ID, 999999, orgbase.WorkspaceMember, tr.owner.ID); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+		if err := db.SetGrant(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), a.ID, 999999, orgbase.WorkspaceMember); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
 			t.Fatalf("grant to a non-member: got %v", err)
 		}
 		// Archive a leaf the member's only grant is on: they land on Primary.
@@ -218,23 +218,23 @@ func TestGrantsFollowMovesAndArchive(t *testing.T) {
 		if err := db.AddMember(ctx, tr.org.ID, other.ID, orgbase.RoleMember); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SetGrant(ctx, tr.org.ID, leaf.ID, other.ID, orgbase.WorkspaceMember, tr.owner.ID); err != nil {
+		if err := db.SetGrant(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), leaf.ID, other.ID, orgbase.WorkspaceMember); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, leaf.ID, tr.owner.ID); err != nil {
+		if _, err := db.ArchiveWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), leaf.ID); err != nil {
 			t.Fatal(err)
 		}
 		gs, _ := db.FindGrantsForUser(ctx, tr.org.ID, other.ID)
 		if len(gs) != 1 || gs[0].WorkspaceID != tr.root.ID || gs[0].Role != orgbase.WorkspaceMember {
 			t.Fatalf("grants after archive = %+v, want member of Primary", gs)
 		}
-		if _, err := db.RestoreWorkspace(ctx, tr.org.ID, leaf.ID); err != nil {
+		if _, err := db.RestoreWorkspace(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), leaf.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteGrant(ctx, tr.org.ID, leaf.ID, other.ID); err != nil {
+		if err := db.DeleteGrant(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), leaf.ID, other.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteGrant(ctx, tr.org.ID, leaf.ID, other.ID); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+		if err := db.DeleteGrant(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), leaf.ID, other.ID); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
 			t.Fatalf("second delete: got %v", err)
 		}
 		members, err := db.FindMembers(ctx, tr.org.ID)
@@ -245,3 +245,53 @@ func TestGrantsFollowMovesAndArchive(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestWorkspaceChangesRecheckThePolicy(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tr := newTree(t, db)
+		a := tr.add(t, tr.root, "A")
+		b := tr.add(t, tr.root, "B")
+		mgr := mustUser(t, db, "mgr@example.com")
+		if err := db.AddMember(ctx, tr.org.ID, mgr.ID, orgbase.RoleMember); err != nil {
+			t.Fatal(err)
+		}
+		op := orgbase.OperatorAccess(tr.org.ID)
+		if err := db.SetGrant(ctx, tr.org.ID, op, a.ID, mgr.ID, orgbase.WorkspaceManager); err != nil {
+			t.Fatal(err)
+		}
+		grants, err := db.FindGrantsForUser(ctx, tr.org.ID, mgr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := orgbase.Access{Membership: &orgbase.Membership{OrgID: tr.org.ID, UserID: mgr.ID, Role: orgbase.RoleMember, Status: orgbase.MemberActive}, Grants: grants}
+
+		child, err := db.CreateWorkspace(ctx, tr.org.ID, by, store.NewWorkspace{ParentID: a.ID, Name: "A1"}, 5)
+		if err != nil {
+			t.Fatalf("manager creating under A: %v", err)
+		}
+		if child.CreatedBy == nil || *child.CreatedBy != mgr.ID {
+			t.Errorf("created_by = %v, want the manager", child.CreatedBy)
+		}
+		refused := map[string]error{}
+		_, refused["create under B"] = db.CreateWorkspace(ctx, tr.org.ID, by, store.NewWorkspace{ParentID: b.ID, Name: "B1"}, 5)
+		_, refused["rename B"] = db.UpdateWorkspace(ctx, tr.org.ID, by, b.ID, "Bee", "")
+		_, refused["move A1 under B"] = db.MoveWorkspace(ctx, tr.org.ID, by, child.ID, b.ID, 5)
+		_, refused["archive A (own grant root)"] = db.ArchiveWorkspace(ctx, tr.org.ID, by, a.ID)
+		refused["grant on B"] = db.SetGrant(ctx, tr.org.ID, by, b.ID, mgr.ID, orgbase.WorkspaceMember)
+		_, refused["other organization"] = db.CreateWorkspace(ctx, tr.org.ID+1, by, store.NewWorkspace{ParentID: a.ID, Name: "X"}, 5)
+		for what, err := range refused {
+			if code := orgbase.ErrorCode(err); code != orgbase.EFORBIDDEN && !(what == "other organization" && code == orgbase.ENOTFOUND) {
+				t.Errorf("%s: got %v, want forbidden", what, err)
+			}
+		}
+		// The store re-reads grants inside the transaction: access held in a
+		// stale copy (loaded before the grant was removed) no longer works.
+		if err := db.DeleteGrant(ctx, tr.org.ID, op, a.ID, mgr.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateWorkspace(ctx, tr.org.ID, by, store.NewWorkspace{ParentID: a.ID, Name: "A2"}, 5); orgbase.ErrorCode(err) != orgbase.EFORBIDDEN {
+			t.Errorf("stale access after the grant was removed: got %v, want forbidden", err)
+		}
+	})
+}

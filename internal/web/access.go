@@ -117,7 +117,7 @@ func (s *Server) handleAccessGrant(c echo.Context) error {
 	if !role.Valid() {
 		return s.renderAccessRow(c, http.StatusUnprocessableEntity, uid, "", "Choose Member or Manager.")
 	}
-	err = s.workspaces.SetGrant(ctx, sc.Org.ID, wsID, uid, role, sc.Membership.UserID)
+	err = s.workspaces.SetGrant(ctx, sc.Org.ID, sc.Access, wsID, uid, role)
 	switch orgbase.ErrorCode(err) {
 	case "":
 		return s.renderAccessRow(c, http.StatusOK, uid, "Access given.", "")

@@ -155,15 +155,15 @@ func buildWorld(t *testing.T, e *env) *world {
 	}
 	w.ownSlug = org.Slug
 	root, _ := e.db.FindPrimaryWorkspace(ctx, org.ID)
-	team, err := e.db.CreateWorkspace(ctx, org.ID, store.NewWorkspace{ParentID: root.ID, Name: "Team", CreatedBy: owner.ID}, 5)
+	team, err := e.db.CreateWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), store.NewWorkspace{ParentID: root.ID, Name: "Team"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	project, err := e.db.CreateWorkspace(ctx, org.ID, store.NewWorkspace{ParentID: team.ID, Name: "Project", CreatedBy: owner.ID}, 5)
+	project, err := e.db.CreateWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), store.NewWorkspace{ParentID: team.ID, Name: "Project"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sibling, err := e.db.CreateWorkspace(ctx, org.ID, store.NewWorkspace{ParentID: root.ID, Name: "Sibling", CreatedBy: owner.ID}, 5)
+	sibling, err := e.db.CreateWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), store.NewWorkspace{ParentID: root.ID, Name: "Sibling"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func buildWorld(t *testing.T, e *env) *world {
 			t.Fatal(err)
 		}
 		if ws != 0 {
-			if err := e.db.SetGrant(ctx, org.ID, ws, u.ID, wr, owner.ID); err != nil {
+			if err := e.db.SetGrant(ctx, org.ID, orgbase.OperatorAccess(org.ID), ws, u.ID, wr); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,7 +195,7 @@ func buildWorld(t *testing.T, e *env) *world {
 		t.Fatal(err)
 	}
 	zroot, _ := e.db.FindPrimaryWorkspace(ctx, zorg.ID)
-	zws, err := e.db.CreateWorkspace(ctx, zorg.ID, store.NewWorkspace{ParentID: zroot.ID, Name: "Zeta Secret Project", CreatedBy: zowner.ID}, 5)
+	zws, err := e.db.CreateWorkspace(ctx, zorg.ID, orgbase.OperatorAccess(zorg.ID), store.NewWorkspace{ParentID: zroot.ID, Name: "Zeta Secret Project"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func buildWorld(t *testing.T, e *env) *world {
 	if err := e.db.AddMember(ctx, zorg.ID, zm.ID, orgbase.RoleMember); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SetGrant(ctx, zorg.ID, zws.ID, zm.ID, orgbase.WorkspaceMember, zowner.ID); err != nil {
+	if err := e.db.SetGrant(ctx, zorg.ID, orgbase.OperatorAccess(zorg.ID), zws.ID, zm.ID, orgbase.WorkspaceMember); err != nil {
 		t.Fatal(err)
 	}
 	w.other, w.otherWS, w.otherUsr = zorg.Slug, zws.ID, zm.ID
@@ -259,11 +259,11 @@ func (w *world) reset(t *testing.T) {
 	if err != nil {
 		t.Fatalf("own org: %v", err)
 	}
-	_, _ = w.e.db.RestoreWorkspace(ctx, org.ID, w.ownWS)
-	if _, err := w.e.db.MoveWorkspace(ctx, org.ID, w.ownWS, w.team, 5); err != nil {
+	_, _ = w.e.db.RestoreWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), w.ownWS)
+	if _, err := w.e.db.MoveWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), w.ownWS, w.team, 5); err != nil {
 		t.Fatalf("reset move: %v", err)
 	}
-	if err := w.e.db.SetGrant(ctx, org.ID, w.ownWS, w.ownUser, orgbase.WorkspaceMember, w.users["owner@acme.test"]); err != nil {
+	if err := w.e.db.SetGrant(ctx, org.ID, orgbase.OperatorAccess(org.ID), w.ownWS, w.ownUser, orgbase.WorkspaceMember); err != nil {
 		t.Fatalf("reset grant: %v", err)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Server) handleGrantCreate(c echo.Context) error {
 	if !role.Valid() {
 		return s.renderPeople(c, http.StatusUnprocessableEntity, ws, "", "Choose Member or Manager.")
 	}
-	err = s.workspaces.SetGrant(c.Request().Context(), sc.Org.ID, ws.ID, uid, role, sc.Membership.UserID)
+	err = s.workspaces.SetGrant(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID, uid, role)
 	if code := orgbase.ErrorCode(err); code == orgbase.ENOTFOUND || code == orgbase.ECONFLICT || code == orgbase.EINVALID {
 		return s.renderPeople(c, http.StatusUnprocessableEntity, ws, "", orgbase.ErrorMessage(err))
 	} else if err != nil {
@@ -184,7 +184,7 @@ func (s *Server) handleGrantDelete(c echo.Context) error {
 	if uid == sc.Membership.UserID && !sc.Access.SeesAll() {
 		return orgbase.Errorf(orgbase.ECONFLICT, "You cannot remove your own access. Ask an owner or admin.")
 	}
-	if err := s.workspaces.DeleteGrant(c.Request().Context(), sc.Org.ID, ws.ID, uid); err != nil {
+	if err := s.workspaces.DeleteGrant(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID, uid); err != nil {
 		return err
 	}
 	if c.QueryParam("from") == "access" && orgbase.Can(sc.actor(), orgbase.ActionMembersManage) {

@@ -24,15 +24,15 @@ type WorkspaceStore interface {
 	FindWorkspaces(ctx context.Context, orgID int64, f store.WorkspaceFilter) ([]*orgbase.Workspace, error)
 	FindWorkspaceByID(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error)
 	FindAncestors(ctx context.Context, ws *orgbase.Workspace) ([]*orgbase.Workspace, error)
-	CreateWorkspace(ctx context.Context, orgID int64, n store.NewWorkspace, maxDepth int) (*orgbase.Workspace, error)
-	UpdateWorkspace(ctx context.Context, orgID, id int64, name, description string) (*orgbase.Workspace, error)
-	MoveWorkspace(ctx context.Context, orgID, id, newParentID int64, maxDepth int) (*orgbase.Workspace, error)
-	ArchiveWorkspace(ctx context.Context, orgID, id, actorID int64) (*orgbase.Workspace, error)
-	RestoreWorkspace(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error)
+	CreateWorkspace(ctx context.Context, orgID int64, by orgbase.Access, n store.NewWorkspace, maxDepth int) (*orgbase.Workspace, error)
+	UpdateWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64, name, description string) (*orgbase.Workspace, error)
+	MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id, newParentID int64, maxDepth int) (*orgbase.Workspace, error)
+	ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Workspace, error)
+	RestoreWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Workspace, error)
 	FindGrantsForUser(ctx context.Context, orgID, userID int64) ([]orgbase.Grant, error)
 	FindGrants(ctx context.Context, orgID int64) ([]orgbase.Grant, error)
-	SetGrant(ctx context.Context, orgID, workspaceID, userID int64, role orgbase.WorkspaceRole, actorID int64) error
-	DeleteGrant(ctx context.Context, orgID, workspaceID, userID int64) error
+	SetGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64, role orgbase.WorkspaceRole) error
+	DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64) error
 	FindMembers(ctx context.Context, orgID int64) ([]orgbase.Member, error)
 }
 
@@ -70,7 +70,7 @@ func parentPath(ws *orgbase.Workspace) string {
 func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel, error) {
 	ctx := c.Request().Context()
 	sc := orgOf(c)
-	all, err := s.workspaces.FindWorkspaces(ctx, sc.Org.ID, store.WorkspaceFilter{Archived: archived})
+	all, err := s.orgWorkspaces(c, archived)
 	if err != nil {
 		return workspaces.TreeModel{}, err
 	}
@@ -82,8 +82,14 @@ func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel,
 	if err != nil {
 		return workspaces.TreeModel{}, err
 	}
-	counts := memberCounts(all, grants, members)
-	roots := workspaces.BuildTree(all, func(w *orgbase.Workspace) bool { return sc.Access.CanView(w.Path) }, func(n *workspaces.Node) {
+	var visible []*orgbase.Workspace
+	for _, w := range all {
+		if sc.Access.CanView(w.Path) {
+			visible = append(visible, w)
+		}
+	}
+	counts := memberCounts(visible, grants, members)
+	roots := workspaces.BuildTree(visible, func(*orgbase.Workspace) bool { return true }, func(n *workspaces.Node) {
 		n.Members = counts[n.WS.ID]
 		n.CanManage = sc.Access.CanManage(n.WS.Path)
 		n.CanArchive = sc.Access.CanArchive(n.WS, parentPath(n.WS))
@@ -92,9 +98,11 @@ func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel,
 }
 
 // memberCounts is, per workspace, how many active members reach it: owners
-// and admins everywhere, others through a grant on it or an ancestor. One
-// pass over the paths, no query per workspace.
-func memberCounts(all []*orgbase.Workspace, grants []orgbase.Grant, members []orgbase.Member) map[int64]int {
+// and admins everywhere, others through a grant on it or an ancestor. Each
+// workspace looks only at the grants on the (at most six) ids of its path,
+// so the cost follows the grants on the path, not every grant of the
+// organization; no query per workspace.
+func memberCounts(ws []*orgbase.Workspace, grants []orgbase.Grant, members []orgbase.Member) map[int64]int {
 	everywhere := 0
 	active := map[int64]bool{}
 	for _, m := range members {
@@ -107,24 +115,22 @@ func memberCounts(all []*orgbase.Workspace, grants []orgbase.Grant, members []or
 			active[m.UserID] = true
 		}
 	}
-	byUser := map[int64][]string{}
+	direct := map[int64][]int64{} // workspace id → users granted on it
 	for _, g := range grants {
 		if active[g.UserID] {
-			byUser[g.UserID] = append(byUser[g.UserID], g.Path)
+			direct[g.WorkspaceID] = append(direct[g.WorkspaceID], g.UserID)
 		}
 	}
-	out := make(map[int64]int, len(all))
-	for _, w := range all {
-		n := everywhere
-		for _, paths := range byUser {
-			for _, p := range paths {
-				if orgbase.IsWithin(w.Path, p) {
-					n++
-					break
-				}
+	out := make(map[int64]int, len(ws))
+	seen := map[int64]bool{}
+	for _, w := range ws {
+		clear(seen)
+		for _, id := range orgbase.PathIDs(w.Path) {
+			for _, u := range direct[id] {
+				seen[u] = true
 			}
 		}
-		out[w.ID] = n
+		out[w.ID] = everywhere + len(seen)
 	}
 	return out
 }
@@ -199,7 +205,7 @@ func (s *Server) handleWorkspaceCreate(c echo.Context) error {
 	v.Add("description", err)
 	var ws *orgbase.Workspace
 	if v.Valid() {
-		ws, err = s.workspaces.CreateWorkspace(ctx, sc.Org.ID, store.NewWorkspace{ParentID: parent.ID, Name: name, Description: desc, CreatedBy: sc.Membership.UserID}, maxDepth)
+		ws, err = s.workspaces.CreateWorkspace(ctx, sc.Org.ID, sc.Access, store.NewWorkspace{ParentID: parent.ID, Name: name, Description: desc}, maxDepth)
 		if code := orgbase.ErrorCode(err); code == orgbase.EINVALID || code == orgbase.ECONFLICT {
 			v.Fields = fieldsOf(err)
 			if len(v.Fields) == 0 {
@@ -219,6 +225,7 @@ func (s *Server) handleWorkspaceCreate(c echo.Context) error {
 // afterTreeChange answers a structural change: for htmx, the fresh tree
 // out of band, an emptied dialog and a toast; otherwise a redirect.
 func (s *Server) afterTreeChange(c echo.Context, msg string) error {
+	forgetWorkspaces(c)
 	if !isHTMX(c) {
 		if err := s.flash(c, "success", msg); err != nil {
 			return err
@@ -355,7 +362,7 @@ func (s *Server) handleWorkspaceUpdate(c echo.Context) error {
 	desc, err := orgbase.CleanText(c.FormValue("description"), "Description", orgbase.MaxDescriptionLen, false)
 	v.Add("description", err)
 	if v.Valid() {
-		updated, err := s.workspaces.UpdateWorkspace(c.Request().Context(), sc.Org.ID, ws.ID, name, desc)
+		updated, err := s.workspaces.UpdateWorkspace(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID, name, desc)
 		if orgbase.ErrorCode(err) == orgbase.ECONFLICT {
 			v.Fields = fieldsOf(err)
 		} else if err != nil {
@@ -461,7 +468,7 @@ func (s *Server) handleWorkspaceMove(c echo.Context) error {
 	if !sc.Access.CanMove(ws, parent.Path) {
 		return fail("You do not manage " + parent.Name + ".")
 	}
-	if _, err := s.workspaces.MoveWorkspace(ctx, sc.Org.ID, ws.ID, parent.ID, maxDepth); err != nil {
+	if _, err := s.workspaces.MoveWorkspace(ctx, sc.Org.ID, sc.Access, ws.ID, parent.ID, maxDepth); err != nil {
 		if code := orgbase.ErrorCode(err); code == orgbase.EINVALID || code == orgbase.ECONFLICT {
 			return fail(orgbase.ErrorMessage(err))
 		}
@@ -479,7 +486,7 @@ func (s *Server) handleWorkspaceArchive(c echo.Context) error {
 	if !sc.Access.CanArchive(ws, parentPath(ws)) {
 		return forbidden()
 	}
-	if _, err := s.workspaces.ArchiveWorkspace(c.Request().Context(), sc.Org.ID, ws.ID, sc.Membership.UserID); err != nil {
+	if _, err := s.workspaces.ArchiveWorkspace(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID); err != nil {
 		return err
 	}
 	return s.afterTreeChange(c, ws.Name+" archived.")
@@ -494,7 +501,7 @@ func (s *Server) handleWorkspaceRestore(c echo.Context) error {
 	if !sc.Access.CanArchive(ws, parentPath(ws)) {
 		return forbidden()
 	}
-	if _, err := s.workspaces.RestoreWorkspace(c.Request().Context(), sc.Org.ID, ws.ID); err != nil {
+	if _, err := s.workspaces.RestoreWorkspace(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID); err != nil {
 		return err
 	}
 	return s.afterTreeChange(c, ws.Name+" restored.")
@@ -504,7 +511,7 @@ func (s *Server) handleWorkspaceRestore(c echo.Context) error {
 // for the switcher: one query.
 func (s *Server) workspaceLinks(c echo.Context) ([]layout.WorkspaceLink, error) {
 	sc := orgOf(c)
-	all, err := s.workspaces.FindWorkspaces(c.Request().Context(), sc.Org.ID, store.WorkspaceFilter{})
+	all, err := s.orgWorkspaces(c, false)
 	if err != nil {
 		return nil, err
 	}
@@ -514,4 +521,28 @@ func (s *Server) workspaceLinks(c echo.Context) ([]layout.WorkspaceLink, error) 
 		links = append(links, layout.WorkspaceLink{ID: n.WS.ID, Name: n.WS.Name, Level: n.Level})
 	}
 	return links, nil
+}
+
+// orgWorkspaces loads the organization's workspaces once per request (the
+// tree and the switcher share them); archived ones only when asked.
+func (s *Server) orgWorkspaces(c echo.Context, archived bool) ([]*orgbase.Workspace, error) {
+	key := "workspaces"
+	if archived {
+		key = "workspaces+archived"
+	}
+	if ws, ok := c.Get(key).([]*orgbase.Workspace); ok {
+		return ws, nil
+	}
+	ws, err := s.workspaces.FindWorkspaces(c.Request().Context(), orgOf(c).Org.ID, store.WorkspaceFilter{Archived: archived})
+	if err != nil {
+		return nil, err
+	}
+	c.Set(key, ws)
+	return ws, nil
+}
+
+// forgetWorkspaces drops the per-request copy after the tree changed.
+func forgetWorkspaces(c echo.Context) {
+	c.Set("workspaces", nil)
+	c.Set("workspaces+archived", nil)
 }
