@@ -121,6 +121,9 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set("session", sess)
+		// Who acts and from where, for the audit entries the store writes.
+		meta := orgbase.AuditMeta{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 300)}
+		c.SetRequest(r.WithContext(orgbase.WithAuditMeta(r.Context(), meta)))
 		uid, _ := sess.Values[keyUserID].(int64)
 		if uid == 0 {
 			return next(c)
@@ -142,6 +145,8 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set("user", user)
+		meta.ActorID = user.ID
+		c.SetRequest(c.Request().WithContext(orgbase.WithAuditMeta(r.Context(), meta)))
 		return next(c)
 	}
 }
