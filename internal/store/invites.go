@@ -78,7 +78,9 @@ func (db *DB) CreateInvitations(ctx context.Context, orgID int64, by orgbase.Acc
 	now := db.now()
 	var out []*orgbase.Invitation
 	err := db.tx(ctx, func(tx *gorm.DB) error {
-		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage) }); err != nil {
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool {
+			return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage)
+		}); err != nil {
 			return err
 		}
 		for _, g := range b.Grants {
@@ -331,7 +333,9 @@ func (db *DB) ResendInvitation(ctx context.Context, orgID int64, by orgbase.Acce
 	now := db.now()
 	var out *orgbase.Invitation
 	err := db.tx(ctx, func(tx *gorm.DB) error {
-		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage) }); err != nil {
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool {
+			return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage)
+		}); err != nil {
 			return err
 		}
 		var inv invitationRow
@@ -371,7 +375,9 @@ func (db *DB) RevokeInvitation(ctx context.Context, orgID int64, by orgbase.Acce
 	now := db.now()
 	var out *orgbase.Invitation
 	err := db.tx(ctx, func(tx *gorm.DB) error {
-		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage) }); err != nil {
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool {
+			return orgbase.Can(orgbase.Actor{Membership: a.Membership}, orgbase.ActionMembersManage)
+		}); err != nil {
 			return err
 		}
 		var inv invitationRow
