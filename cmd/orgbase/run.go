@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if err := db.Ready(ctx); err != nil {
 		return fmt.Errorf("%w (run `orgbase migrate up` first)", err)
 	}
-	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db})
+	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db})
 	if err != nil {
 		return err
 	}

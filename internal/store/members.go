@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -156,4 +157,27 @@ func (db *DB) RemoveMember(ctx context.Context, orgID int64, by orgbase.Access, 
 		}
 		return audit(tx, orgID, action, "member", strconv.FormatInt(userID, 10), label, map[string]any{"role": target.Role})
 	})
+}
+
+// FindLastSeen returns, per user of the organization, when any of their
+// live sessions last made a request (one query; the maximum is taken here
+// because SQLite returns aggregated timestamps as text).
+func (db *DB) FindLastSeen(ctx context.Context, orgID int64) (map[int64]time.Time, error) {
+	type row struct {
+		UserID     int64
+		LastSeenAt time.Time
+	}
+	var rows []row
+	err := db.q(ctx).Table("sessions s").Select("s.user_id, s.last_seen_at").
+		Joins("JOIN memberships m ON m.user_id = s.user_id AND m.org_id = ?", orgID).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]time.Time, len(rows))
+	for _, r := range rows {
+		if r.LastSeenAt.After(out[r.UserID]) {
+			out[r.UserID] = r.LastSeenAt
+		}
+	}
+	return out, nil
 }

@@ -67,11 +67,27 @@ func (s *Server) handleHome(c echo.Context) error {
 
 func (s *Server) handleSignupNew(c echo.Context) error {
 	f := auth.SignupForm{Next: safeNext(c.QueryParam("next"), "")}
+	if token := c.QueryParam("invite"); token != "" {
+		v, err := s.invitationByToken(c, token)
+		if err != nil {
+			return s.invitationClosedPage(c, err)
+		}
+		f.Invite, f.Email, f.OrgName = token, v.Invitation.Email, v.Org.Name
+	}
 	return s.renderPage(c, http.StatusOK, "Sign up", "", func(sh layout.Shell) templ.Component { return auth.Signup(sh, f) })
 }
 
 func (s *Server) handleSignupCreate(c echo.Context) error {
-	f := auth.SignupForm{Name: c.FormValue("name"), Email: c.FormValue("email"), Next: safeNext(c.FormValue("next"), "")}
+	f := auth.SignupForm{Name: c.FormValue("name"), Email: c.FormValue("email"), Next: safeNext(c.FormValue("next"), ""), Invite: c.FormValue("invite")}
+	if f.Invite != "" {
+		// Signing up through an invitation: the address is the invited one,
+		// whatever the form says.
+		inv, err := s.invitationByToken(c, f.Invite)
+		if err != nil {
+			return s.invitationClosedPage(c, err)
+		}
+		f.Email, f.OrgName = inv.Invitation.Email, inv.Org.Name
+	}
 	var v orgbase.Validator
 	name, err := orgbase.CleanText(f.Name, "Name", orgbase.MaxNameLen, true)
 	v.Add("name", err)
@@ -102,10 +118,18 @@ func (s *Server) handleSignupCreate(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	s.logDevMail(c, msg.To, msg.Subject, link)
 	if err := s.startSession(c, user.ID); err != nil {
 		return err
 	}
+	if f.Invite != "" {
+		// The invitation link proves the address: no verification email needed.
+		err := s.acceptAndLand(c, user, f.Invite)
+		if orgbase.ErrorCode(err) == orgbase.EEXPIRED {
+			return s.invitationClosedPage(c, err)
+		}
+		return err
+	}
+	s.logDevMail(c, msg.To, msg.Subject, link)
 	if err := s.flash(c, "success", "Welcome to Orgbase! We sent a verification link to "+user.Email+"."); err != nil {
 		return err
 	}
@@ -189,6 +213,10 @@ func (s *Server) handleLoginCreate(c echo.Context) error {
 func (s *Server) handleLogout(c echo.Context) error {
 	if err := s.endSession(c); err != nil {
 		return err
+	}
+	if next := safeNext(c.FormValue("next"), ""); next != "" {
+		// "Log out and continue" from an invitation for another address.
+		return s.redirect(c, "/login?notice=logged_out&next="+url.QueryEscape(next))
 	}
 	return s.redirect(c, "/login?notice=logged_out")
 }

@@ -102,6 +102,20 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/workspaces/:ws/grants":              {access: wsManager, form: url.Values{"role": {"bogus"}}},
 	"POST /orgs/:org/workspaces/:ws/grants/:user/delete": {access: wsManager},
 	"GET /orgs/:org/access":                              {access: orgAdmin},
+	"GET /invites/:token":                                {access: public},
+	"GET /invites/:token/logo":                           {access: public},
+	"POST /invites/:token/accept":                        {access: signedIn},
+	"POST /invites/:token/decline":                       {access: signedIn},
+	"GET /orgs/:org/members":                             {access: orgAdmin},
+	"GET /orgs/:org/members/invite":                      {access: orgAdmin},
+	"POST /orgs/:org/invitations":                        {access: orgAdmin},
+	"POST /orgs/:org/invitations/:id/resend":             {access: orgAdmin},
+	"POST /orgs/:org/invitations/:id/revoke":             {access: orgAdmin},
+	"POST /orgs/:org/members/:user/role":                 {access: orgAdmin, form: url.Values{"role": {"billing"}}},
+	"POST /orgs/:org/members/:user/suspend":              {access: orgAdmin},
+	"POST /orgs/:org/members/:user/restore":              {access: orgAdmin},
+	"POST /orgs/:org/members/:user/remove":               {access: orgAdmin},
+	"POST /orgs/:org/leave":                              {access: orgMember},
 	"POST /orgs/:org/access/:user":                       {access: orgAdmin, form: url.Values{"role": {"member"}, "workspace_id": {":ws"}}},
 }
 
@@ -124,6 +138,10 @@ const (
 
 type world struct {
 	e        *env
+	orgID    int64
+	members  []worldMember // restored before every case (leave and remove take them away)
+	ownInv   int64
+	otherInv int64
 	ownSlug  string
 	ownWS    int64 // Primary > Team > Project: the target workspace is Project
 	ownUser  int64 // a member whose grant on Project the grant routes act on
@@ -168,8 +186,10 @@ func buildWorld(t *testing.T, e *env) *world {
 		t.Fatal(err)
 	}
 	w.ownWS, w.team = project.ID, team.ID
+	w.orgID = org.ID
 	add := func(email string, role orgbase.Role, ws int64, wr orgbase.WorkspaceRole) {
 		u := mk(email, email)
+		w.members = append(w.members, worldMember{org.ID, u.ID, role, ws, wr})
 		if err := e.db.AddMember(ctx, org.ID, u.ID, role); err != nil {
 			t.Fatal(err)
 		}
@@ -188,6 +208,7 @@ func buildWorld(t *testing.T, e *env) *world {
 	add("siblingmgr@acme.test", orgbase.RoleMember, sibling.ID, orgbase.WorkspaceManager)
 	add("victim@acme.test", orgbase.RoleMember, project.ID, orgbase.WorkspaceMember)
 	w.ownUser = w.users["victim@acme.test"]
+	w.ownInv = invite(t, e, org.ID, root.ID, "invited@acme.test")
 
 	zowner := mk("Zed Owner", "owner@zeta.test")
 	zorg, err := e.db.CreateOrg(ctx, zowner.ID, store.NewOrg{Name: otherMarker, Slug: "zeta-hidden"})
@@ -209,7 +230,9 @@ func buildWorld(t *testing.T, e *env) *world {
 	if err := e.db.SetGrant(ctx, zorg.ID, orgbase.OperatorAccess(zorg.ID), zws.ID, zm.ID, orgbase.WorkspaceMember); err != nil {
 		t.Fatal(err)
 	}
+	w.members = append(w.members, worldMember{zorg.ID, zm.ID, orgbase.RoleMember, zws.ID, orgbase.WorkspaceMember})
 	w.other, w.otherWS, w.otherUsr = zorg.Slug, zws.ID, zm.ID
+	w.otherInv = invite(t, e, zorg.ID, zroot.ID, "invited@zeta.test")
 	return w
 }
 
@@ -252,6 +275,27 @@ func (w *world) plantUserSession(t *testing.T, userID int64) string {
 	return cookie
 }
 
+type worldMember struct {
+	orgID  int64
+	userID int64
+	role   orgbase.Role
+	ws     int64
+	wr     orgbase.WorkspaceRole
+}
+
+func invite(t *testing.T, e *env, orgID, wsID int64, email string) int64 {
+	t.Helper()
+	invs, err := e.db.CreateInvitations(context.Background(), orgID, orgbase.OperatorAccess(orgID), store.InviteBatch{
+		Role: orgbase.RoleMember, ExpiresAt: time.Now().Add(time.Hour),
+		Grants:  []orgbase.InvitationGrant{{WorkspaceID: wsID, Role: orgbase.WorkspaceMember}},
+		Invites: []store.NewInvite{{Email: email, TokenHash: "hash-" + email}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return invs[0].ID
+}
+
 // reset puts back what a previous case may have changed.
 func (w *world) reset(t *testing.T) {
 	ctx := context.Background()
@@ -263,8 +307,21 @@ func (w *world) reset(t *testing.T) {
 	if _, err := w.e.db.MoveWorkspace(ctx, org.ID, orgbase.OperatorAccess(org.ID), w.ownWS, w.team, 5); err != nil {
 		t.Fatalf("reset move: %v", err)
 	}
-	if err := w.e.db.SetGrant(ctx, org.ID, orgbase.OperatorAccess(org.ID), w.ownWS, w.ownUser, orgbase.WorkspaceMember); err != nil {
-		t.Fatalf("reset grant: %v", err)
+	for _, m := range w.members {
+		if err := w.e.db.AddMember(ctx, m.orgID, m.userID, m.role); err != nil && orgbase.ErrorCode(err) != orgbase.ECONFLICT {
+			t.Fatalf("reset member: %v", err)
+		}
+		if err := w.e.db.ChangeRole(ctx, m.orgID, orgbase.OperatorAccess(m.orgID), m.userID, m.role); err != nil {
+			t.Fatalf("reset role: %v", err)
+		}
+		if err := w.e.db.SetMemberStatus(ctx, m.orgID, orgbase.OperatorAccess(m.orgID), m.userID, orgbase.MemberActive); err != nil {
+			t.Fatalf("reset status: %v", err)
+		}
+		if m.ws != 0 {
+			if err := w.e.db.SetGrant(ctx, m.orgID, orgbase.OperatorAccess(m.orgID), m.ws, m.userID, m.wr); err != nil {
+				t.Fatalf("reset grant: %v", err)
+			}
+		}
 	}
 }
 
@@ -273,12 +330,21 @@ type target struct {
 	org  string
 	ws   int64
 	user int64
+	inv  int64
 }
 
 func (w *world) fill(path string, tg target) string {
 	r := strings.NewReplacer(":org", tg.org, ":ws", strconv.FormatInt(tg.ws, 10), ":user", strconv.FormatInt(tg.user, 10),
-		":token", "bm90LWEtcmVhbC10b2tlbi1hdC1hbGwtMDEyMzQ1Njc4OWFi", ":id", "1", "*", "css/app.css")
+		":token", "bm90LWEtcmVhbC10b2tlbi1hdC1hbGwtMDEyMzQ1Njc4OWFi", ":id", idFor(path, tg), "*", "css/app.css")
 	return r.Replace(path)
+}
+
+// idFor is the :id of a path: the target's invitation on invitation routes.
+func idFor(path string, tg target) string {
+	if strings.Contains(path, "/invitations/:id") {
+		return strconv.FormatInt(tg.inv, 10)
+	}
+	return "1"
 }
 
 // expected returns the statuses the actor may get, and whether that means
@@ -379,9 +445,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		targets := []target{
-			{name: "own-org", org: w.ownSlug, ws: w.ownWS, user: w.ownUser},
-			{name: "other-org", org: w.other, ws: w.otherWS, user: w.otherUsr},
-			{name: "own-org-other-workspace", org: w.ownSlug, ws: w.otherWS, user: w.otherUsr},
+			{name: "own-org", org: w.ownSlug, ws: w.ownWS, user: w.ownUser, inv: w.ownInv},
+			{name: "other-org", org: w.other, ws: w.otherWS, user: w.otherUsr, inv: w.otherInv},
+			{name: "own-org-other-workspace", org: w.ownSlug, ws: w.otherWS, user: w.otherUsr, inv: w.otherInv},
 		}
 		cases := 0
 		for _, key := range routes {
@@ -392,7 +458,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					if !strings.Contains(path, ":org") && tg.name != "own-org" {
 						continue // routes outside an organization have one target
 					}
-					if !strings.Contains(path, ":ws") && !strings.Contains(path, ":user") && tg.name == "own-org-other-workspace" {
+					if !strings.Contains(path, ":ws") && !strings.Contains(path, ":user") && !strings.Contains(path, ":id") && tg.name == "own-org-other-workspace" {
 						continue
 					}
 					w.reset(t)

@@ -42,10 +42,14 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	app.POST("/reset/:token", s.handleResetUpdate)
 	app.GET("/verify/:token", s.handleVerifyShow)
 	app.POST("/verify/:token", s.handleVerifyCreate)
+	app.GET("/invites/:token", s.handleInviteShow)
+	app.GET("/invites/:token/logo", s.handleInviteLogo)
 
 	user := app.Group("", s.requireUser)
 	app.RouteNotFound("/*", echo.NotFoundHandler) // after the user group: unknown URLs are 404 for visitors too, not a login redirect
 	user.POST("/verify/resend", s.handleVerifyResend)
+	user.POST("/invites/:token/accept", s.handleInviteAccept)
+	user.POST("/invites/:token/decline", s.handleInviteDecline)
 	user.GET("/account", s.handleAccountShow)
 	user.POST("/account/name", s.handleAccountNameUpdate)
 	user.POST("/account/password", s.handleAccountPasswordUpdate)
@@ -82,6 +86,20 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/workspaces/:ws/grants/:user/delete", s.handleGrantDelete)
 	org.GET("/access", s.handleAccessIndex, requireCan(orgbase.ActionMembersManage))
 	org.POST("/access/:user", s.handleAccessGrant, requireCan(orgbase.ActionMembersManage))
+
+	// Members and invitations (owners and admins; the store checks again
+	// that admins never act on owners and that the last owner stays).
+	manage := requireCan(orgbase.ActionMembersManage)
+	org.GET("/members", s.handleMemberIndex, manage)
+	org.GET("/members/invite", s.handleInviteNew, manage)
+	org.POST("/invitations", s.handleInviteCreate, manage)
+	org.POST("/invitations/:id/resend", s.handleInviteResend, manage)
+	org.POST("/invitations/:id/revoke", s.handleInviteRevoke, manage)
+	org.POST("/members/:user/role", s.handleMemberRole, manage)
+	org.POST("/members/:user/suspend", s.handleMemberSuspend, manage)
+	org.POST("/members/:user/restore", s.handleMemberRestore, manage)
+	org.POST("/members/:user/remove", s.handleMemberRemove, manage)
+	org.POST("/leave", s.handleOrgLeave)
 
 	if s.cfg.DevMailbox() {
 		app.GET("/dev/mail", s.handleDevMailIndex)

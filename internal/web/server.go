@@ -86,6 +86,7 @@ type Deps struct {
 	Mail       MailStore
 	Health     Health
 	Workspaces WorkspaceStore
+	Members    MemberStore
 	Now        func() time.Time // defaults to time.Now
 }
 
@@ -97,6 +98,7 @@ type Server struct {
 	sessions   *sessionStore
 	orgs       OrgStore
 	workspaces WorkspaceStore
+	members    MemberStore
 	mailbox    MailStore
 	health     Health
 	composer   *mail.Composer
@@ -110,7 +112,7 @@ type Server struct {
 // NewServer builds the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
-		d.Mail == nil || d.Health == nil || d.Workspaces == nil {
+		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil {
 		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
 	}
 	now := d.Now
@@ -119,7 +121,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	keys := d.Config.SessionKeys

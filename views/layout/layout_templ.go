@@ -213,7 +213,7 @@ type navItem struct {
 func navItems(s Shell) []navItem {
 	items := []navItem{{"overview", "Overview", ""}, {"workspaces", "Workspaces", "/workspaces"}}
 	if s.Can(orgbase.ActionMembersManage) {
-		items = append(items, navItem{"access", "Access", "/access"})
+		items = append(items, navItem{"members", "Members", "/members"}, navItem{"access", "Access", "/access"})
 	}
 	if s.Can(orgbase.ActionOrgEditProfile) {
 		items = append(items, navItem{"settings", "Settings", "/settings"})

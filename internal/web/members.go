@@ -1,0 +1,534 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/internal/store"
+	"github.com/orgbase/orgbase/views/components"
+	"github.com/orgbase/orgbase/views/members"
+	"github.com/orgbase/orgbase/views/workspaces"
+)
+
+// MemberStore is what the Members tab and invitation handlers need.
+type MemberStore interface {
+	CreateInvitations(ctx context.Context, orgID int64, by orgbase.Access, b store.InviteBatch) ([]*orgbase.Invitation, error)
+	FindInvitations(ctx context.Context, orgID int64, all bool) ([]*orgbase.Invitation, error)
+	FindInvitationByToken(ctx context.Context, tokenHash string) (*store.InvitationView, error)
+	AcceptInvitation(ctx context.Context, tokenHash string, user *orgbase.User) (string, int64, error)
+	DeclineInvitation(ctx context.Context, tokenHash string, user *orgbase.User) error
+	ResendInvitation(ctx context.Context, orgID int64, by orgbase.Access, id int64, tokenHash string, expiresAt time.Time, mail *orgbase.Email) (*orgbase.Invitation, error)
+	RevokeInvitation(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Invitation, error)
+	ChangeRole(ctx context.Context, orgID int64, by orgbase.Access, userID int64, role orgbase.Role) error
+	SetMemberStatus(ctx context.Context, orgID int64, by orgbase.Access, userID int64, status string) error
+	RemoveMember(ctx context.Context, orgID int64, by orgbase.Access, userID int64, self bool) error
+	FindLastSeen(ctx context.Context, orgID int64) (map[int64]time.Time, error)
+}
+
+const membersPerPage = 25
+
+// membersModel loads the Members tab in a constant number of queries, then
+// searches, sorts and pages in memory (an organization's member list is
+// small next to its usage; the usage columns will sort in SQL).
+func (s *Server) membersModel(c echo.Context) (members.Model, error) {
+	sc := orgOf(c)
+	ctx := c.Request().Context()
+	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Sort: c.QueryParam("sort"), Now: s.now()}
+	if len(m.Query) > 200 {
+		m.Query = m.Query[:200]
+	}
+	switch m.Sort {
+	case "role", "active":
+	default:
+		m.Sort = "name"
+	}
+	all, err := s.memberRows(c)
+	if err != nil {
+		return m, err
+	}
+	q := strings.ToLower(m.Query)
+	var rows []members.Row
+	for _, r := range all {
+		if q == "" || strings.Contains(strings.ToLower(r.Member.Name), q) || strings.Contains(r.Member.Email, q) {
+			rows = append(rows, r)
+		}
+	}
+	rank := map[orgbase.Role]int{orgbase.RoleOwner: 0, orgbase.RoleAdmin: 1, orgbase.RoleBilling: 2, orgbase.RoleMember: 3}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		switch m.Sort {
+		case "role":
+			if rank[a.Member.Role] != rank[b.Member.Role] {
+				return rank[a.Member.Role] < rank[b.Member.Role]
+			}
+		case "active":
+			ta, tb := time.Time{}, time.Time{}
+			if a.LastActive != nil {
+				ta = *a.LastActive
+			}
+			if b.LastActive != nil {
+				tb = *b.LastActive
+			}
+			if !ta.Equal(tb) {
+				return ta.After(tb)
+			}
+		}
+		return strings.ToLower(a.Member.Name) < strings.ToLower(b.Member.Name)
+	})
+	m.Total = len(rows)
+	m.Pages = (len(rows) + membersPerPage - 1) / membersPerPage
+	m.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	if m.Page < 1 {
+		m.Page = 1
+	}
+	if m.Pages > 0 && m.Page > m.Pages {
+		m.Page = m.Pages
+	}
+	start := (m.Page - 1) * membersPerPage
+	if start < len(rows) {
+		end := min(start+membersPerPage, len(rows))
+		m.Rows = rows[start:end]
+	}
+	if m.Page == 1 {
+		invs, err := s.members.FindInvitations(ctx, sc.Org.ID, false)
+		if err != nil {
+			return m, err
+		}
+		for _, inv := range invs {
+			if q != "" && !strings.Contains(inv.Email, q) {
+				continue
+			}
+			m.Invites = append(m.Invites, members.InviteRow{Inv: inv, Status: inv.Status(m.Now)})
+		}
+	}
+	return m, nil
+}
+
+// memberRows loads every member with grants and last activity, in four
+// queries whatever the organization's size.
+func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
+	sc := orgOf(c)
+	ctx := c.Request().Context()
+	list, err := s.workspaces.FindMembers(ctx, sc.Org.ID)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := s.workspaces.FindGrants(ctx, sc.Org.ID)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := s.members.FindLastSeen(ctx, sc.Org.ID)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.orgWorkspaces(c, false)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	for _, w := range all {
+		names[w.ID] = w.Name
+	}
+	byUser := map[int64][]members.GrantView{}
+	for _, g := range grants {
+		byUser[g.UserID] = append(byUser[g.UserID], members.GrantView{Name: names[g.WorkspaceID], Role: g.Role})
+	}
+	rows := make([]members.Row, 0, len(list))
+	for _, mem := range list {
+		rows = append(rows, s.memberRow(sc, mem, byUser[mem.UserID], seen))
+	}
+	return rows, nil
+}
+
+func (s *Server) memberRow(sc *scope, mem orgbase.Member, grants []members.GrantView, seen map[int64]time.Time) members.Row {
+	target := &orgbase.Membership{OrgID: sc.Org.ID, UserID: mem.UserID, Role: mem.Role, Status: mem.Status}
+	r := members.Row{Member: mem, Grants: grants, Self: mem.UserID == sc.Membership.UserID}
+	r.CanAct = !r.Self && orgbase.CanActOnMember(sc.Membership, target)
+	if t, ok := seen[mem.UserID]; ok {
+		r.LastActive = &t
+	}
+	for _, role := range []orgbase.Role{orgbase.RoleOwner, orgbase.RoleAdmin, orgbase.RoleBilling, orgbase.RoleMember} {
+		if orgbase.CanAssignRole(sc.Membership, role) || role == mem.Role {
+			r.Roles = append(r.Roles, role)
+		}
+	}
+	return r
+}
+
+func (s *Server) handleMemberIndex(c echo.Context) error {
+	m, err := s.membersModel(c)
+	if err != nil {
+		return err
+	}
+	sh, err := s.shell(c, "Members", "members")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, members.Page(sh, m), members.Page(sh, m))
+}
+
+// renderMemberRow answers an inline action with the member's row (or, when
+// the member is gone, an empty row) and a toast.
+func (s *Server) renderMemberRow(c echo.Context, userID int64, msg, rowErr string) error {
+	if !isHTMX(c) {
+		kind, text := "success", msg
+		if rowErr != "" {
+			kind, text = "error", rowErr
+		}
+		if err := s.flash(c, kind, text); err != nil {
+			return err
+		}
+		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/members")
+	}
+	sh, err := s.shell(c, "Members", "members")
+	if err != nil {
+		return err
+	}
+	rows, err := s.memberRows(c)
+	if err != nil {
+		return err
+	}
+	// A removed member has no row any more: the empty answer removes it.
+	var part templ.Component = templ.NopComponent
+	for _, r := range rows {
+		if r.Member.UserID == userID {
+			r.Flash, r.Error = rowErr == "", rowErr
+			part = members.MemberRow(sh, r, s.now())
+		}
+	}
+	status := http.StatusOK
+	flashes := []components.Flash{}
+	if msg != "" {
+		flashes = append(flashes, flashOf("success", msg))
+	}
+	if rowErr != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	part = withToasts(part, flashes)
+	return render(c, status, part, part)
+}
+
+func memberParam(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("user"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, orgbase.Errorf(orgbase.ENOTFOUND, "Member not found.")
+	}
+	return id, nil
+}
+
+// memberAction runs one inline action and answers with the row; refusals
+// the person can act on (the last owner, rules about owners) show in the row.
+func (s *Server) memberAction(c echo.Context, do func(uid int64) error, msg string) error {
+	uid, err := memberParam(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.memberByID(c, uid); err != nil {
+		return err
+	}
+	err = do(uid)
+	switch orgbase.ErrorCode(err) {
+	case "":
+		return s.renderMemberRow(c, uid, msg, "")
+	case orgbase.ECONFLICT, orgbase.EINVALID:
+		return s.renderMemberRow(c, uid, "", orgbase.ErrorMessage(err))
+	}
+	return err
+}
+
+func (s *Server) handleMemberRole(c echo.Context) error {
+	sc := orgOf(c)
+	role := orgbase.Role(c.FormValue("role"))
+	return s.memberAction(c, func(uid int64) error {
+		return s.members.ChangeRole(c.Request().Context(), sc.Org.ID, sc.Access, uid, role)
+	}, "Role changed to "+role.Label()+".")
+}
+
+func (s *Server) handleMemberSuspend(c echo.Context) error {
+	sc := orgOf(c)
+	return s.memberAction(c, func(uid int64) error {
+		return s.members.SetMemberStatus(c.Request().Context(), sc.Org.ID, sc.Access, uid, orgbase.MemberSuspended)
+	}, "Suspended. They cannot reach this organization until restored.")
+}
+
+func (s *Server) handleMemberRestore(c echo.Context) error {
+	sc := orgOf(c)
+	return s.memberAction(c, func(uid int64) error {
+		return s.members.SetMemberStatus(c.Request().Context(), sc.Org.ID, sc.Access, uid, orgbase.MemberActive)
+	}, "Access restored.")
+}
+
+func (s *Server) handleMemberRemove(c echo.Context) error {
+	sc := orgOf(c)
+	return s.memberAction(c, func(uid int64) error {
+		return s.members.RemoveMember(c.Request().Context(), sc.Org.ID, sc.Access, uid, false)
+	}, "Removed from the organization.")
+}
+
+// handleOrgLeave lets a member leave the organization (not its last owner).
+func (s *Server) handleOrgLeave(c echo.Context) error {
+	sc := orgOf(c)
+	err := s.members.RemoveMember(c.Request().Context(), sc.Org.ID, sc.Access, sc.Membership.UserID, true)
+	if orgbase.ErrorCode(err) == orgbase.ECONFLICT {
+		if err := s.flash(c, "error", orgbase.ErrorMessage(err)); err != nil {
+			return err
+		}
+		return s.redirect(c, "/orgs/"+sc.Org.Slug)
+	} else if err != nil {
+		return err
+	}
+	if err := s.flash(c, "success", "You left "+sc.Org.Name+"."); err != nil {
+		return err
+	}
+	return s.redirect(c, "/orgs")
+}
+
+// inviteForm builds the dialog with the workspaces the inviter may grant.
+func (s *Server) inviteForm(c echo.Context) (members.InviteForm, error) {
+	f := members.InviteForm{Role: "member", Days: "7", Fields: map[string]string{}}
+	all, err := s.orgWorkspaces(c, false)
+	if err != nil {
+		return f, err
+	}
+	roots := workspaces.BuildTree(all, func(*orgbase.Workspace) bool { return true }, func(*workspaces.Node) {})
+	for _, n := range flatten(roots) {
+		f.Workspaces = append(f.Workspaces, members.WorkspaceChoice{ID: n.WS.ID, Label: strings.Repeat("\u2003", n.Level) + n.WS.Name, Checked: n.WS.IsPrimary(), Role: orgbase.WorkspaceMember})
+	}
+	return f, nil
+}
+
+func (s *Server) renderInviteDialog(c echo.Context, status int, f members.InviteForm) error {
+	sh, err := s.shell(c, "Invite members", "members")
+	if err != nil {
+		return err
+	}
+	b := members.InviteDialog(sh, f)
+	return render(c, status, members.DialogPage(sh, b), b)
+}
+
+func (s *Server) handleInviteNew(c echo.Context) error {
+	f, err := s.inviteForm(c)
+	if err != nil {
+		return err
+	}
+	return s.renderInviteDialog(c, http.StatusOK, f)
+}
+
+// handleInviteCreate invites every listed address or none (each problem is
+// reported; nothing is half-sent).
+func (s *Server) handleInviteCreate(c echo.Context) error {
+	sc := orgOf(c)
+	ctx := c.Request().Context()
+	f, err := s.inviteForm(c)
+	if err != nil {
+		return err
+	}
+	f.Emails, f.Role, f.Note, f.Days = sanitizeEcho(c.FormValue("emails")), c.FormValue("role"), sanitizeEcho(c.FormValue("note")), c.FormValue("days")
+	form, _ := c.FormParams()
+	checked := map[string]bool{}
+	for _, v := range form["ws"] {
+		checked[v] = true
+	}
+	var grants []orgbase.InvitationGrant
+	for i := range f.Workspaces {
+		w := &f.Workspaces[i]
+		id := strconv.FormatInt(w.ID, 10)
+		w.Checked = checked[id]
+		if c.FormValue("wsrole-"+id) == string(orgbase.WorkspaceManager) {
+			w.Role = orgbase.WorkspaceManager
+		}
+		if w.Checked {
+			grants = append(grants, orgbase.InvitationGrant{WorkspaceID: w.ID, Role: w.Role})
+			delete(checked, id)
+		}
+	}
+	var v orgbase.Validator
+	if len(checked) > 0 {
+		v.Check(false, "workspaces", "One of the chosen workspaces does not exist here.")
+	}
+	emails, problems := orgbase.ParseEmailList(c.FormValue("emails"))
+	v.Check(utf8Valid(c.FormValue("emails")), "emails", "The addresses contain characters we cannot read.")
+	v.Check(len(emails)+len(problems) > 0, "emails", "Enter at least one email address.")
+	v.Check(len(emails)+len(problems) <= orgbase.MaxInvitesPerRequest, "emails", fmt.Sprintf("Invite at most %d people at a time.", orgbase.MaxInvitesPerRequest))
+	role := orgbase.Role(f.Role)
+	v.Check(role == orgbase.RoleAdmin || role == orgbase.RoleBilling || role == orgbase.RoleMember, "role", "Choose admin, billing or member.")
+	days, err := strconv.Atoi(f.Days)
+	v.Check(err == nil && days >= 1 && days <= 30, "days", "Choose between 1 and 30 days.")
+	note, err := orgbase.CleanText(c.FormValue("note"), "Note", orgbase.MaxNoteLen, false)
+	v.Add("note", err)
+	if len(problems) > 0 && v.Fields["emails"] == "" {
+		v.Check(false, "emails", "Fix the addresses below. Nobody was invited.")
+		for raw, p := range problems {
+			f.Problems = append(f.Problems, truncate(raw, 80)+" "+p+".")
+		}
+		sort.Strings(f.Problems)
+	}
+	if !v.Valid() {
+		f.Fields = v.Fields
+		return s.renderInviteDialog(c, http.StatusUnprocessableEntity, f)
+	}
+	expires := s.now().Add(time.Duration(days) * 24 * time.Hour)
+	batch := store.InviteBatch{Role: role, Grants: grants, Note: note, ExpiresAt: expires}
+	inviter := currentUser(c)
+	var wsNames []string
+	for _, w := range f.Workspaces {
+		if w.Checked {
+			wsNames = append(wsNames, strings.TrimLeft(w.Label, "\u2003")+" ("+strings.ToLower(w.Role.Label())+")")
+		}
+	}
+	links := map[string]string{}
+	for _, e := range emails {
+		token, hash := newToken()
+		link := s.cfg.URL("/invites/" + token)
+		links[e] = link
+		logo := ""
+		if sc.Org.LogoType != "" {
+			logo = s.cfg.URL("/invites/" + token + "/logo")
+		}
+		mail, err := s.composer.Invite(e, sc.Org.Name, inviter.Name, strings.ToLower(role.Label()), wsNames, note, link, logo, expires.Format("January 2, 2006"))
+		if err != nil {
+			return err
+		}
+		batch.Invites = append(batch.Invites, store.NewInvite{Email: e, TokenHash: hash, Mail: mail})
+	}
+	_, err = s.members.CreateInvitations(ctx, sc.Org.ID, sc.Access, batch)
+	if orgbase.ErrorCode(err) == orgbase.EINVALID {
+		f.Fields = map[string]string{"emails": orgbase.ErrorMessage(err)}
+		for k, p := range orgbase.ErrorFields(err) {
+			if k == "workspaces" {
+				f.Fields["workspaces"] = p
+				continue
+			}
+			f.Problems = append(f.Problems, k+" "+p+".")
+		}
+		sort.Strings(f.Problems)
+		return s.renderInviteDialog(c, http.StatusUnprocessableEntity, f)
+	} else if err != nil {
+		return err
+	}
+	for e, link := range links {
+		s.logDevMail(c, e, "invitation to "+sc.Org.Name, link)
+	}
+	msg := fmt.Sprintf("Invitation sent to %d people.", len(emails))
+	if len(emails) == 1 {
+		msg = "Invitation sent to " + emails[0] + "."
+	}
+	if err := s.flash(c, "success", msg); err != nil {
+		return err
+	}
+	return s.redirect(c, "/orgs/"+sc.Org.Slug+"/members")
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func inviteParam(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, orgbase.Errorf(orgbase.ENOTFOUND, "Invitation not found.")
+	}
+	return id, nil
+}
+
+// renderInviteRow answers resend and revoke with the invitation's row.
+func (s *Server) renderInviteRow(c echo.Context, inv *orgbase.Invitation, msg, rowErr string) error {
+	if !isHTMX(c) {
+		kind, text := "success", msg
+		if rowErr != "" {
+			kind, text = "error", rowErr
+		}
+		if err := s.flash(c, kind, text); err != nil {
+			return err
+		}
+		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/members")
+	}
+	sh, err := s.shell(c, "Members", "members")
+	if err != nil {
+		return err
+	}
+	row := members.InviteRow{Inv: inv, Status: inv.Status(s.now()), Flash: rowErr == "", Error: rowErr}
+	status := http.StatusOK
+	var flashes []components.Flash
+	if msg != "" {
+		flashes = append(flashes, flashOf("success", msg))
+	}
+	if rowErr != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	part := withToasts(members.InvitationRow(sh, row), flashes)
+	return render(c, status, part, part)
+}
+
+func (s *Server) findInvitation(c echo.Context, id int64) (*orgbase.Invitation, error) {
+	invs, err := s.members.FindInvitations(c.Request().Context(), orgOf(c).Org.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, inv := range invs {
+		if inv.ID == id {
+			return inv, nil
+		}
+	}
+	return nil, orgbase.Errorf(orgbase.ENOTFOUND, "Invitation not found.")
+}
+
+// handleInviteResend sends a fresh link; the old one stops working.
+func (s *Server) handleInviteResend(c echo.Context) error {
+	sc := orgOf(c)
+	id, err := inviteParam(c)
+	if err != nil {
+		return err
+	}
+	inv, err := s.findInvitation(c, id)
+	if err != nil {
+		return err
+	}
+	token, hash := newToken()
+	link := s.cfg.URL("/invites/" + token)
+	expires := s.now().Add(orgbase.DefaultInviteTTL)
+	logo := ""
+	if sc.Org.LogoType != "" {
+		logo = s.cfg.URL("/invites/" + token + "/logo")
+	}
+	mail, err := s.composer.Invite(inv.Email, sc.Org.Name, currentUser(c).Name, strings.ToLower(inv.Role.Label()), nil, inv.Note, link, logo, expires.Format("January 2, 2006"))
+	if err != nil {
+		return err
+	}
+	updated, err := s.members.ResendInvitation(c.Request().Context(), sc.Org.ID, sc.Access, id, hash, expires, mail)
+	switch orgbase.ErrorCode(err) {
+	case "":
+		s.logDevMail(c, inv.Email, "invitation to "+sc.Org.Name, link)
+		return s.renderInviteRow(c, updated, "A new invitation was sent to "+inv.Email+". The old link no longer works.", "")
+	case orgbase.ERATELIMIT, orgbase.ECONFLICT:
+		return s.renderInviteRow(c, inv, "", orgbase.ErrorMessage(err))
+	}
+	return err
+}
+
+func (s *Server) handleInviteRevoke(c echo.Context) error {
+	sc := orgOf(c)
+	id, err := inviteParam(c)
+	if err != nil {
+		return err
+	}
+	inv, err := s.findInvitation(c, id)
+	if err != nil {
+		return err
+	}
+	updated, err := s.members.RevokeInvitation(c.Request().Context(), sc.Org.ID, sc.Access, id)
+	if orgbase.ErrorCode(err) == orgbase.ECONFLICT {
+		return s.renderInviteRow(c, inv, "", orgbase.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return s.renderInviteRow(c, updated, "The invitation to "+inv.Email+" was revoked.", "")
+}
+

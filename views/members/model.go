@@ -1,0 +1,73 @@
+// Package members renders the Members tab: people and invitations in one
+// table with inline role, suspend, remove, resend and revoke actions, and
+// the invite dialog.
+package members
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+)
+
+// Row is one person of the organization with what the viewer may do.
+type Row struct {
+	Member     orgbase.Member
+	Grants     []GrantView
+	LastActive *time.Time
+	CanAct     bool // change role, suspend, remove
+	Roles      []orgbase.Role
+	Self       bool
+	Flash      bool
+	Error      string
+}
+
+// GrantView is a workspace access shown in a row.
+type GrantView struct {
+	Name string
+	Role orgbase.WorkspaceRole
+}
+
+// InviteRow is an open or closed invitation in the table.
+type InviteRow struct {
+	Inv    *orgbase.Invitation
+	Status string
+	Flash  bool
+	Error  string
+}
+
+// RowID and InviteID are the stable DOM ids of rows.
+func RowID(userID int64) string  { return "member-" + strconv.FormatInt(userID, 10) }
+func InviteID(id int64) string    { return "invite-" + strconv.FormatInt(id, 10) }
+
+// Model is the Members tab.
+type Model struct {
+	Rows     []Row
+	Invites  []InviteRow
+	Query    string
+	Sort     string
+	Page     int
+	Pages    int
+	Total    int
+	Now      time.Time
+}
+
+// WorkspaceChoice is one workspace in the invite dialog.
+type WorkspaceChoice struct {
+	ID      int64
+	Label   string
+	Checked bool
+	Role    orgbase.WorkspaceRole
+}
+
+// InviteForm is the invite dialog.
+type InviteForm struct {
+	Emails     string
+	Role       string
+	Note       string
+	Days       string
+	Workspaces []WorkspaceChoice
+	Fields     map[string]string
+	Problems   []string // per-address problems, as sentences
+	Error      string
+}
