@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/orgbase/orgbase/internal/config"
+	"github.com/orgbase/orgbase/internal/jobs"
+	"github.com/orgbase/orgbase/internal/mail"
 	"github.com/orgbase/orgbase/internal/store"
 	"github.com/orgbase/orgbase/internal/web"
 )
@@ -139,6 +142,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if err := db.Ready(ctx); err != nil {
 		return fmt.Errorf("%w (run `orgbase migrate up` first)", err)
 	}
+	if cfg.SMTP.Host != "" {
+		runner, err := startMailer(ctx, cfg, db, log)
+		if err != nil {
+			return err
+		}
+		defer func() { // after the HTTP server drained, before the database closes
+			sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+			defer cancel()
+			if err := runner.Stop(sctx); err != nil {
+				log.Error("stop background jobs", slog.String("error", err.Error()))
+			}
+		}()
+	} else if !cfg.Dev() {
+		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
+	}
 	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db})
 	if err != nil {
 		return err
@@ -176,6 +194,25 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// startMailer starts the background worker that sends the outbox over SMTP;
+// from then on every email gets its delivery job in the transaction that writes it.
+func startMailer(ctx context.Context, cfg *config.Config, db *store.DB, log *slog.Logger) (*jobs.Runner, error) {
+	m, err := mail.NewSMTP(cfg.SMTP)
+	if err != nil {
+		return nil, err
+	}
+	runner, err := jobs.New(db, m, jobs.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := runner.Start(ctx); err != nil {
+		db.SetEmailEnqueuer(nil)
+		return nil, fmt.Errorf("start background jobs: %w", err)
+	}
+	log.Info("sending email through SMTP", slog.String("server", net.JoinHostPort(cfg.SMTP.Host, strconv.Itoa(cfg.SMTP.Port))), slog.String("tls", cfg.SMTP.TLS))
+	return runner, nil
 }
 
 // housekeeping purges expired sessions and organizations past their grace

@@ -40,6 +40,8 @@ type DB struct {
 	sql     *sql.DB
 	dialect string
 	now     func() time.Time
+	log     *slog.Logger
+	outbox  *outboxHook
 }
 
 // Options tune Open.
@@ -88,6 +90,10 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	outbox := &outboxHook{}
+	if err := g.Use(outbox); err != nil {
+		return nil, err
+	}
 	if opt.Queries != nil {
 		count := func(*gorm.DB) { opt.Queries.Add(1) }
 		cb := g.Callback()
@@ -123,7 +129,11 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{gorm: g, sql: sqlDB, dialect: dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}, nil
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DB{gorm: g, sql: sqlDB, dialect: dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, log: log, outbox: outbox}, nil
 }
 
 // Dialect returns Postgres or SQLite.
@@ -153,23 +163,33 @@ func (db *DB) provider() (*goose.Provider, error) {
 	return goose.NewProvider(gd, db.sql, sub)
 }
 
-// Migrate applies every pending migration.
+// Migrate applies every pending migration: the job queue's (River's tables,
+// from its rivermigrate package), then Orgbase's own.
 func (db *DB) Migrate(ctx context.Context) error {
 	p, err := db.provider()
 	if err != nil {
+		return err
+	}
+	if err := db.riverMigrateUp(ctx); err != nil {
 		return err
 	}
 	_, err = p.Up(ctx)
 	return err
 }
 
-// MigrateDown rolls back the latest migration.
+// MigrateDown rolls back the latest of Orgbase's migrations; once none is
+// left, the job queue's, one per call (the reverse of Migrate).
 func (db *DB) MigrateDown(ctx context.Context) error {
 	p, err := db.provider()
 	if err != nil {
 		return err
 	}
 	_, err = p.Down(ctx)
+	if errors.Is(err, goose.ErrNoNextVersion) {
+		if done, rerr := db.riverMigrateDownOne(ctx); done || rerr != nil {
+			return rerr
+		}
+	}
 	return err
 }
 
@@ -181,7 +201,8 @@ type MigrationStatus struct {
 	AppliedAt time.Time
 }
 
-// MigrateStatus lists every known migration and whether it is applied.
+// MigrateStatus lists every known migration, in the order Migrate applies
+// them, and whether it is applied.
 func (db *DB) MigrateStatus(ctx context.Context) ([]MigrationStatus, error) {
 	p, err := db.provider()
 	if err != nil {
@@ -191,7 +212,10 @@ func (db *DB) MigrateStatus(ctx context.Context) ([]MigrationStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]MigrationStatus, 0, len(st))
+	out, err := db.riverMigrateStatus(ctx) // applied first
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range st {
 		out = append(out, MigrationStatus{
 			Version: s.Source.Version, Name: filepath.Base(s.Source.Path),
@@ -213,6 +237,12 @@ func (db *DB) Ready(ctx context.Context) error {
 	pending, err := p.HasPending(ctx)
 	if err != nil {
 		return fmt.Errorf("read migration state: %w", err)
+	}
+	if !pending {
+		pending, err = db.riverPending(ctx)
+		if err != nil {
+			return fmt.Errorf("read job queue migration state: %w", err)
+		}
 	}
 	if pending {
 		return errors.New("migrations pending")
