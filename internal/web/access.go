@@ -68,14 +68,7 @@ func (s *Server) handleAccessIndex(c echo.Context) error {
 // renderAccessRow answers a change on the access panel with the member's row.
 func (s *Server) renderAccessRow(c echo.Context, status int, userID int64, msg, rowErr string) error {
 	if !isHTMX(c) {
-		kind, text := "success", msg
-		if rowErr != "" {
-			kind, text = "error", rowErr
-		}
-		if err := s.flash(c, kind, text); err != nil {
-			return err
-		}
-		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/access")
+		return s.flashRedirect(c, msg, rowErr, "/orgs/"+orgOf(c).Org.Slug+"/access")
 	}
 	m, err := s.accessModel(c)
 	if err != nil {

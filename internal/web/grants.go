@@ -118,14 +118,7 @@ func (s *Server) handleWorkspaceShow(c echo.Context) error {
 
 func (s *Server) renderPeople(c echo.Context, status int, ws *orgbase.Workspace, msg, grantErr string) error {
 	if !isHTMX(c) {
-		if grantErr != "" {
-			if err := s.flash(c, "error", grantErr); err != nil {
-				return err
-			}
-		} else if err := s.flash(c, "success", msg); err != nil {
-			return err
-		}
-		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/workspaces/"+strconv.FormatInt(ws.ID, 10))
+		return s.flashRedirect(c, msg, grantErr, "/orgs/"+orgOf(c).Org.Slug+"/workspaces/"+strconv.FormatInt(ws.ID, 10))
 	}
 	m, err := s.homeModel(c, ws)
 	if err != nil {

@@ -180,14 +180,7 @@ func (s *Server) handleMemberIndex(c echo.Context) error {
 // the member is gone, an empty row) and a toast.
 func (s *Server) renderMemberRow(c echo.Context, userID int64, msg, rowErr string) error {
 	if !isHTMX(c) {
-		kind, text := "success", msg
-		if rowErr != "" {
-			kind, text = "error", rowErr
-		}
-		if err := s.flash(c, kind, text); err != nil {
-			return err
-		}
-		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/members")
+		return s.flashRedirect(c, msg, rowErr, "/orgs/"+orgOf(c).Org.Slug+"/members")
 	}
 	sh, err := s.shell(c, "Members", "members")
 	if err != nil {
@@ -441,14 +434,7 @@ func inviteParam(c echo.Context) (int64, error) {
 // renderInviteRow answers resend and revoke with the invitation's row.
 func (s *Server) renderInviteRow(c echo.Context, inv *orgbase.Invitation, msg, rowErr string) error {
 	if !isHTMX(c) {
-		kind, text := "success", msg
-		if rowErr != "" {
-			kind, text = "error", rowErr
-		}
-		if err := s.flash(c, kind, text); err != nil {
-			return err
-		}
-		return s.redirect(c, "/orgs/"+orgOf(c).Org.Slug+"/members")
+		return s.flashRedirect(c, msg, rowErr, "/orgs/"+orgOf(c).Org.Slug+"/members")
 	}
 	sh, err := s.shell(c, "Members", "members")
 	if err != nil {

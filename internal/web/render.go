@@ -114,3 +114,16 @@ func flashOf(kind, msg string) components.Flash { return components.Flash{Kind: 
 func withToasts(part templ.Component, flashes []components.Flash) templ.Component {
 	return templ.Join(part, components.Toasts(flashes, true))
 }
+
+// flashRedirect answers a plain (non-htmx) form post: the outcome as a flash
+// (the error when there is one) and a redirect to the page it came from.
+func (s *Server) flashRedirect(c echo.Context, msg, errMsg, to string) error {
+	kind, text := "success", msg
+	if errMsg != "" {
+		kind, text = "error", errMsg
+	}
+	if err := s.flash(c, kind, text); err != nil {
+		return err
+	}
+	return s.redirect(c, to)
+}
