@@ -2,6 +2,7 @@ package orgbase
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -41,4 +42,55 @@ func WithAuditMeta(ctx context.Context, m AuditMeta) context.Context {
 func AuditMetaFrom(ctx context.Context) AuditMeta {
 	m, _ := ctx.Value(auditKey{}).(AuditMeta)
 	return m
+}
+
+// auditLabels are the audit actions as people read them. An action missing
+// here still reads well: AuditActionLabel falls back to its words.
+var auditLabels = map[string]string{
+	"organization.create":      "Created organization",
+	"organization.update":      "Updated profile",
+	"organization.logo_update": "Changed logo",
+	"organization.logo_remove": "Removed logo",
+	"organization.delete":      "Scheduled deletion",
+	"organization.restore":     "Restored organization",
+	"workspace.create":         "Created workspace",
+	"workspace.update":         "Edited workspace",
+	"workspace.move":           "Moved workspace",
+	"workspace.archive":        "Archived workspace",
+	"workspace.restore":        "Restored workspace",
+	"access.grant":             "Granted access",
+	"access.revoke":            "Revoked access",
+	"member.add":               "Added member",
+	"member.role_change":       "Changed role",
+	"member.suspend":           "Suspended member",
+	"member.restore":           "Restored member",
+	"member.remove":            "Removed member",
+	"member.leave":             "Left organization",
+	"invitation.create":        "Invited",
+	"invitation.accept":        "Accepted invitation",
+	"invitation.decline":       "Declined invitation",
+	"invitation.resend":        "Resent invitation",
+	"invitation.revoke":        "Revoked invitation",
+}
+
+// AuditActionLabel returns an audit action as people read it:
+// "workspace.move" is "Moved workspace"; an unknown "member.role_change"
+// is "Member role change".
+func AuditActionLabel(action string) string {
+	if l, ok := auditLabels[action]; ok {
+		return l
+	}
+	s := strings.NewReplacer(".", " ", "_", " ").Replace(action)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// AuditCategory is the part of an action before its first dot
+// ("workspace" for "workspace.move"): the filter offers each category as a
+// whole.
+func AuditCategory(action string) string {
+	c, _, _ := strings.Cut(action, ".")
+	return c
 }

@@ -45,6 +45,7 @@ const (
 	ActionOrgDelete      Action = "org.delete"
 	ActionOrgRestore     Action = "org.restore"
 	ActionMembersManage  Action = "members.manage" // change roles and workspace access of members
+	ActionAuditView      Action = "audit.view"     // read and export the audit log
 )
 
 // Actor is who is acting inside one organization: nil Membership means the
@@ -64,7 +65,7 @@ func Can(actor Actor, action Action) bool {
 	switch action {
 	case ActionOrgView:
 		return true
-	case ActionOrgEditProfile, ActionMembersManage:
+	case ActionOrgEditProfile, ActionMembersManage, ActionAuditView:
 		return m.Role == RoleOwner || m.Role == RoleAdmin
 	case ActionOrgDelete, ActionOrgRestore:
 		return m.Role == RoleOwner

@@ -59,11 +59,16 @@ type Options struct {
 // URL selects PostgreSQL; anything else is taken as a SQLite file path
 // (its directory is created).
 func Open(ctx context.Context, url string, opt Options) (*DB, error) {
+	clock := opt.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	gcfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		TranslateError:         false,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		NowFunc:                now, // GORM's timestamps (and audit entries) follow the store's clock
 	}
 	var (
 		g       *gorm.DB
@@ -125,15 +130,11 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	now := opt.Now
-	if now == nil {
-		now = time.Now
-	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &DB{gorm: g, sql: sqlDB, dialect: dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }, log: log, outbox: outbox}, nil
+	return &DB{gorm: g, sql: sqlDB, dialect: dialect, now: now, log: log, outbox: outbox}, nil
 }
 
 // Dialect returns Postgres or SQLite.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/orgbase/orgbase/internal/orgbase"
 )
@@ -106,7 +107,12 @@ func (db *DB) CreateOrg(ctx context.Context, creatorID int64, n NewOrg) (*orgbas
 			return err
 		}
 		// The path holds the node's own id, so it is written once the id is known.
-		return tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("path", fmt.Sprintf("/%d/", ws.ID)).Error
+		if err := tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("path", fmt.Sprintf("/%d/", ws.ID)).Error; err != nil {
+			return err
+		}
+		return audit(tx, row.ID, "organization.create", "organization", itoa64(row.ID), row.Name, map[string]Change{
+			"name": {To: row.Name}, "slug": {To: row.Slug}, "plan": {To: row.Plan},
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -171,6 +177,11 @@ func (db *DB) FindOrgsForUser(ctx context.Context, userID int64) ([]orgbase.OrgW
 func (db *DB) UpdateOrg(ctx context.Context, orgID int64, u orgbase.OrgUpdate) (*orgbase.Org, error) {
 	var out *orgbase.Org
 	err := db.tx(ctx, func(tx *gorm.DB) error {
+		var old orgRow
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select(orgColumns).
+			Take(&old, "id = ? AND deleted_at IS NULL", orgID).Error; err != nil {
+			return notFound(err, "Organization not found.")
+		}
 		res := tx.Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).Updates(map[string]any{
 			"name": u.Name, "slug": u.Slug, "billing_email": u.BillingEmail, "company_size": u.CompanySize,
 			"creator_function": u.CreatorFunction, "updated_at": db.now(),
@@ -189,23 +200,63 @@ func (db *DB) UpdateOrg(ctx context.Context, orgID int64, u orgbase.OrgUpdate) (
 			return err
 		}
 		out = row.domain()
-		return nil
+		changes := map[string]Change{}
+		changed(changes, "name", old.Name, row.Name)
+		changed(changes, "slug", old.Slug, row.Slug)
+		changed(changes, "billing_email", old.BillingEmail, row.BillingEmail)
+		changed(changes, "company_size", old.CompanySize, row.CompanySize)
+		changed(changes, "creator_function", old.CreatorFunction, row.CreatorFunction)
+		if len(changes) == 0 {
+			return nil // saved as it was: nothing to record
+		}
+		return audit(tx, orgID, "organization.update", "organization", itoa64(orgID), row.Name, changes)
 	})
 	return out, err
 }
 
 // SetOrgLogo stores a validated logo image (or removes it when data is nil).
+// ENOTFOUND when the organization is gone or deleted.
 func (db *DB) SetOrgLogo(ctx context.Context, orgID int64, contentType string, data []byte) error {
-	res := db.q(ctx).Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).Updates(map[string]any{
-		"logo_type": contentType, "logo_data": data, "logo_version": gorm.Expr("logo_version + 1"), "updated_at": db.now(),
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		var old struct {
+			Name     string
+			LogoType string
+			LogoSize int64
+		}
+		if err := tx.Model(&orgRow{}).Clauses(clause.Locking{Strength: "UPDATE"}).
+			Select("name, logo_type, COALESCE(length(logo_data), 0) AS logo_size").
+			Where("id = ? AND deleted_at IS NULL", orgID).Take(&old).Error; err != nil {
+			return notFound(err, "Organization not found.")
+		}
+		res := tx.Model(&orgRow{}).Where("id = ? AND deleted_at IS NULL", orgID).Updates(map[string]any{
+			"logo_type": contentType, "logo_data": data, "logo_version": gorm.Expr("logo_version + 1"), "updated_at": db.now(),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+		}
+		action := "organization.logo_update"
+		if data == nil {
+			action = "organization.logo_remove"
+		}
+		return audit(tx, orgID, action, "organization", itoa64(orgID), old.Name, map[string]Change{
+			"logo": {From: logoDesc(old.LogoType, old.LogoSize), To: logoDesc(contentType, int64(len(data)))},
+		})
 	})
-	if res.Error != nil {
-		return res.Error
+}
+
+// logoDesc describes a logo for the audit log ("image/png, 12 KB"), or nil
+// when there is none.
+func logoDesc(contentType string, size int64) any {
+	if contentType == "" || size == 0 {
+		return nil
 	}
-	if res.RowsAffected == 0 {
-		return orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+	if size < 1024 {
+		return fmt.Sprintf("%s, %d bytes", contentType, size)
 	}
-	return nil
+	return fmt.Sprintf("%s, %d KB", contentType, (size+512)/1024)
 }
 
 // FindOrgLogo returns the logo's content type and bytes, or ENOTFOUND.
@@ -240,22 +291,32 @@ func (db *DB) DeleteOrg(ctx context.Context, orgID int64, grace time.Duration) (
 			return err
 		}
 		out = row.domain()
-		return nil
+		return audit(tx, orgID, "organization.delete", "organization", itoa64(orgID), row.Name, map[string]Change{
+			"purge_after": {To: purge},
+		})
 	})
 	return out, err
 }
 
 // RestoreOrg ends the deletion grace period. ECONFLICT when it is not deleted.
 func (db *DB) RestoreOrg(ctx context.Context, orgID int64) error {
-	res := db.q(ctx).Model(&orgRow{}).Where("id = ? AND deleted_at IS NOT NULL", orgID).
-		Updates(map[string]any{"deleted_at": nil, "purge_after": nil, "updated_at": db.now()})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return orgbase.Errorf(orgbase.ECONFLICT, "This organization is not scheduled for deletion.")
-	}
-	return nil
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		var old orgRow
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select(orgColumns).Take(&old, "id = ?", orgID).Error; err != nil {
+			return notFound(err, "Organization not found.")
+		}
+		res := tx.Model(&orgRow{}).Where("id = ? AND deleted_at IS NOT NULL", orgID).
+			Updates(map[string]any{"deleted_at": nil, "purge_after": nil, "updated_at": db.now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return orgbase.Errorf(orgbase.ECONFLICT, "This organization is not scheduled for deletion.")
+		}
+		return audit(tx, orgID, "organization.restore", "organization", itoa64(orgID), old.Name, map[string]Change{
+			"purge_after": {From: old.PurgeAfter},
+		})
+	})
 }
 
 // PurgeDeletedOrgs permanently removes organizations whose grace period has

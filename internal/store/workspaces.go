@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +203,11 @@ func (db *DB) CreateWorkspace(ctx context.Context, orgID int64, by orgbase.Acces
 			return err
 		}
 		out = row.domain()
-		return nil
+		changes := map[string]Change{"name": {To: row.Name}, "parent": {To: parent.Name}}
+		if row.Description != "" {
+			changes["description"] = Change{To: row.Description}
+		}
+		return audit(tx, orgID, "workspace.create", "workspace", itoa64(row.ID), row.Name, changes)
 	})
 	return out, err
 }
@@ -226,9 +231,15 @@ func (db *DB) UpdateWorkspace(ctx context.Context, orgID int64, by orgbase.Acces
 			}
 			return err
 		}
+		changes := map[string]Change{}
+		changed(changes, "name", row.Name, name)
+		changed(changes, "description", row.Description, description)
 		row.Name, row.Description = name, description
 		out = row.domain()
-		return nil
+		if len(changes) == 0 {
+			return nil // saved as it was: nothing to record
+		}
+		return audit(tx, orgID, "workspace.update", "workspace", itoa64(id), name, changes)
 	})
 	return out, err
 }
@@ -276,6 +287,10 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access,
 			out = ws.domain()
 			return nil
 		}
+		var oldParent workspaceRow
+		if err := tx.Select("id", "name").Take(&oldParent, "org_id = ? AND id = ?", orgID, *ws.ParentID).Error; err != nil {
+			return err
+		}
 		var deepest int
 		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND path LIKE ?", orgID, likePrefix(ws.Path)).
 			Select("COALESCE(MAX(depth), 0)").Scan(&deepest).Error; err != nil {
@@ -300,7 +315,9 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access,
 		}
 		ws.ParentID, ws.Path, ws.Depth = &parent.ID, newPath, ws.Depth+shift
 		out = ws.domain()
-		return nil
+		return audit(tx, orgID, "workspace.move", "workspace", itoa64(ws.ID), ws.Name, map[string]Change{
+			"parent": {From: oldParent.Name, To: parent.Name},
+		})
 	})
 	return out, err
 }
@@ -349,6 +366,7 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 		if err != nil {
 			return err
 		}
+		changes := map[string]Change{"archived_at": {To: now}}
 		if len(stranded) > 0 {
 			var root workspaceRow
 			if err := tx.Take(&root, "org_id = ? AND parent_id IS NULL", orgID).Error; err != nil {
@@ -360,10 +378,21 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 					return err
 				}
 			}
+			// The archive entry names who was given the Primary workspace, so
+			// the log explains access nobody granted by hand.
+			var people []userRow
+			if err := tx.Select("id", "name", "email").Where("id IN ?", stranded).Order("lower(name), id").Find(&people).Error; err != nil {
+				return err
+			}
+			given := make([]string, len(people))
+			for i, p := range people {
+				given[i] = p.Name + " (" + p.Email + ")"
+			}
+			changes["primary_access_given"] = Change{To: given}
 		}
 		ws.ArchivedAt = &now
 		out = ws.domain()
-		return nil
+		return audit(tx, orgID, "workspace.archive", "workspace", itoa64(ws.ID), ws.Name, changes)
 	})
 	return out, err
 }
@@ -400,9 +429,12 @@ func (db *DB) RestoreWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 			}
 			return err
 		}
+		archivedAt := *ws.ArchivedAt
 		ws.ArchivedAt = nil
 		out = ws.domain()
-		return nil
+		return audit(tx, orgID, "workspace.restore", "workspace", itoa64(ws.ID), ws.Name, map[string]Change{
+			"archived_at": {From: archivedAt},
+		})
 	})
 	return out, err
 }
@@ -467,9 +499,28 @@ func (db *DB) SetGrant(ctx context.Context, orgID int64, by orgbase.Access, work
 		if err := tx.Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
 			return notFound(err, "That person is not a member of this organization.")
 		}
+		var prev grantRow
+		prevErr := tx.Take(&prev, "org_id = ? AND workspace_id = ? AND user_id = ?", orgID, workspaceID, userID).Error
+		if prevErr != nil && !errors.Is(prevErr, gorm.ErrRecordNotFound) {
+			return prevErr
+		}
 		g := grantRow{OrgID: orgID, WorkspaceID: workspaceID, UserID: userID, Role: string(role), CreatedBy: creator(by), CreatedAt: db.now()}
-		return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "workspace_id"}, {Name: "user_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"role"})}).Create(&g).Error
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "workspace_id"}, {Name: "user_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"role"})}).Create(&g).Error; err != nil {
+			return err
+		}
+		changes := map[string]Change{"workspace": {To: ws.Name}, "role": {To: string(role)}}
+		if prevErr == nil {
+			if prev.Role == string(role) {
+				return nil // the same grant again: nothing changed
+			}
+			changes["role"] = Change{From: prev.Role, To: string(role)}
+		}
+		label, err := userLabel(tx, userID)
+		if err != nil {
+			return err
+		}
+		return audit(tx, orgID, "access.grant", "member", itoa64(userID), label, changes)
 	})
 }
 
@@ -484,6 +535,10 @@ func (db *DB) DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, w
 		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanGrant(ws.Path) }); err != nil {
 			return err
 		}
+		var prev grantRow
+		if err := tx.Take(&prev, "org_id = ? AND workspace_id = ? AND user_id = ?", orgID, workspaceID, userID).Error; err != nil {
+			return notFound(err, "That access was already removed.")
+		}
 		res := tx.Where("org_id = ? AND workspace_id = ? AND user_id = ?", orgID, workspaceID, userID).Delete(&grantRow{})
 		if res.Error != nil {
 			return res.Error
@@ -491,7 +546,13 @@ func (db *DB) DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, w
 		if res.RowsAffected == 0 {
 			return orgbase.Errorf(orgbase.ENOTFOUND, "That access was already removed.")
 		}
-		return nil
+		label, err := userLabel(tx, userID)
+		if err != nil {
+			return err
+		}
+		return audit(tx, orgID, "access.revoke", "member", itoa64(userID), label, map[string]Change{
+			"workspace": {From: ws.Name}, "role": {From: prev.Role},
+		})
 	})
 }
 
@@ -533,7 +594,11 @@ func (db *DB) AddMember(ctx context.Context, orgID, userID int64, role orgbase.R
 			}
 			return err
 		}
-		return nil
+		label, err := userLabel(tx, userID)
+		if err != nil {
+			return err
+		}
+		return audit(tx, orgID, "member.add", "member", itoa64(userID), label, map[string]Change{"role": {To: string(role)}})
 	})
 }
 

@@ -117,6 +117,8 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/members/:user/remove":               {access: orgAdmin},
 	"POST /orgs/:org/leave":                              {access: orgMember},
 	"POST /orgs/:org/access/:user":                       {access: orgAdmin, form: url.Values{"role": {"member"}, "workspace_id": {":ws"}}},
+	"GET /orgs/:org/audit":                               {access: orgAdmin},
+	"GET /orgs/:org/audit.csv":                           {access: orgAdmin},
 }
 
 // actor is one kind of caller.

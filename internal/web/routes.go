@@ -86,6 +86,8 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/workspaces/:ws/grants/:user/delete", s.handleGrantDelete)
 	org.GET("/access", s.handleAccessIndex, requireCan(orgbase.ActionMembersManage))
 	org.POST("/access/:user", s.handleAccessGrant, requireCan(orgbase.ActionMembersManage))
+	org.GET("/audit", s.handleAuditIndex, requireCan(orgbase.ActionAuditView))
+	org.GET("/audit.csv", s.handleAuditExport, requireCan(orgbase.ActionAuditView))
 
 	// Members and invitations (owners and admins; the store checks again
 	// that admins never act on owners and that the last owner stays).

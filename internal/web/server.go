@@ -63,6 +63,7 @@ type OrgStore interface {
 	RestoreOrg(ctx context.Context, orgID int64) error
 	FindPrimaryWorkspace(ctx context.Context, orgID int64) (*orgbase.Workspace, error)
 	CountMembers(ctx context.Context, orgID int64) (int64, error)
+	AuditStore // the organization's audit log
 }
 
 // MailStore reads the outbox for the dev mailbox.
