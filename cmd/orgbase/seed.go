@@ -102,6 +102,8 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 	if err != nil {
 		return err
 	}
+	// The audit log shows the demo's owner as the author of what follows.
+	ctx = orgbase.WithAuditMeta(ctx, orgbase.AuditMeta{ActorID: ownerID})
 	org, err := db.CreateOrg(ctx, ownerID, store.NewOrg{Name: "Demo Company", Slug: demoOrgSlug, CompanySize: "11-50", CreatorFunction: "Engineering", BillingEmail: demoEmail})
 	if err != nil {
 		return err

@@ -108,10 +108,17 @@ func (db *DB) FindEmailDelivery(ctx context.Context, id int64) (*EmailDelivery, 
 	return &EmailDelivery{SentAt: row.SentAt, Attempts: row.Attempts, LastError: row.LastError}, nil
 }
 
-// MarkEmailSent records a successful delivery attempt.
+// DeliveredBody replaces the text of a delivered email in the outbox.
+const DeliveredBody = "[delivered; the body is not kept because it may carry single-use links]"
+
+// MarkEmailSent records a successful delivery and drops the message body:
+// bodies carry single-use links (invitations, resets), which must not stay
+// in the database once the email is on its way. Recipient, subject and
+// times remain for support.
 func (db *DB) MarkEmailSent(ctx context.Context, id int64) error {
 	return db.q(ctx).Model(&emailRow{}).Where("id = ?", id).
-		Updates(map[string]any{"sent_at": db.now(), "attempts": gorm.Expr("attempts + 1"), "last_error": ""}).Error
+		Updates(map[string]any{"sent_at": db.now(), "attempts": gorm.Expr("attempts + 1"), "last_error": "",
+			"text_body": DeliveredBody, "html_body": ""}).Error
 }
 
 // RecordEmailFailure records a failed delivery attempt and its error.

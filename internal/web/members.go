@@ -517,4 +517,3 @@ func (s *Server) handleInviteRevoke(c echo.Context) error {
 	}
 	return s.renderInviteRow(c, updated, "The invitation to "+inv.Email+" was revoked.", "")
 }
-

@@ -37,19 +37,19 @@ type InviteRow struct {
 }
 
 // RowID and InviteID are the stable DOM ids of rows.
-func RowID(userID int64) string  { return "member-" + strconv.FormatInt(userID, 10) }
-func InviteID(id int64) string    { return "invite-" + strconv.FormatInt(id, 10) }
+func RowID(userID int64) string { return "member-" + strconv.FormatInt(userID, 10) }
+func InviteID(id int64) string  { return "invite-" + strconv.FormatInt(id, 10) }
 
 // Model is the Members tab.
 type Model struct {
-	Rows     []Row
-	Invites  []InviteRow
-	Query    string
-	Sort     string
-	Page     int
-	Pages    int
-	Total    int
-	Now      time.Time
+	Rows    []Row
+	Invites []InviteRow
+	Query   string
+	Sort    string
+	Page    int
+	Pages   int
+	Total   int
+	Now     time.Time
 }
 
 // WorkspaceChoice is one workspace in the invite dialog.
