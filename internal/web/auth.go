@@ -110,6 +110,9 @@ func (s *Server) handleSignupCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if f.Invite != "" {
+		msg = nil // the invitation link proves the address: no verification email
+	}
 	user, err := s.users.CreateUser(c.Request().Context(), email, name, hash, store.NewToken{Hash: tokenHash, ExpiresAt: s.now().Add(verifyTTL), Email: msg})
 	if orgbase.ErrorCode(err) == orgbase.ECONFLICT {
 		f.Fields = map[string]string{"email": "An account with this email already exists. Log in instead, or reset your password."}
@@ -156,6 +159,12 @@ func (s *Server) logDevMail(c echo.Context, to, subject, link string) {
 
 func (s *Server) handleLoginNew(c echo.Context) error {
 	f := auth.LoginForm{Next: safeNext(c.QueryParam("next"), "")}
+	if e, err := orgbase.NormalizeEmail(c.QueryParam("email")); err == nil {
+		f.Email = e // from an invitation's "log in" button
+	}
+	if strings.HasPrefix(f.Next, "/invites/") {
+		f.Notice = "Log in to accept your invitation."
+	}
 	switch c.QueryParam("notice") {
 	case "logged_out":
 		f.Notice = "You have been logged out."

@@ -42,7 +42,7 @@ const membersPerPage = 25
 func (s *Server) membersModel(c echo.Context) (members.Model, error) {
 	sc := orgOf(c)
 	ctx := c.Request().Context()
-	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Sort: c.QueryParam("sort"), Now: s.now()}
+	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Sort: c.QueryParam("sort"), Now: s.now(), Closed: c.QueryParam("closed") == "1"}
 	if len(m.Query) > 200 {
 		m.Query = m.Query[:200]
 	}
@@ -99,7 +99,7 @@ func (s *Server) membersModel(c echo.Context) (members.Model, error) {
 		m.Rows = rows[start:end]
 	}
 	if m.Page == 1 {
-		invs, err := s.members.FindInvitations(ctx, sc.Org.ID, false)
+		invs, err := s.members.FindInvitations(ctx, sc.Org.ID, m.Closed)
 		if err != nil {
 			return m, err
 		}
@@ -491,6 +491,7 @@ func (s *Server) handleInviteResend(c echo.Context) error {
 	updated, err := s.members.ResendInvitation(c.Request().Context(), sc.Org.ID, sc.Access, id, hash, expires, mail)
 	switch orgbase.ErrorCode(err) {
 	case "":
+		updated.InviterName = inv.InviterName // the store's row has no inviter name
 		s.logDevMail(c, inv.Email, "invitation to "+sc.Org.Name, link)
 		return s.renderInviteRow(c, updated, "A new invitation was sent to "+inv.Email+". The old link no longer works.", "")
 	case orgbase.ERATELIMIT, orgbase.ECONFLICT:
@@ -515,5 +516,6 @@ func (s *Server) handleInviteRevoke(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	updated.InviterName = inv.InviterName // the store's row has no inviter name
 	return s.renderInviteRow(c, updated, "The invitation to "+inv.Email+" was revoked.", "")
 }

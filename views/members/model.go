@@ -50,6 +50,7 @@ type Model struct {
 	Pages   int
 	Total   int
 	Now     time.Time
+	Closed  bool // show accepted, declined and revoked invitations too
 }
 
 // WorkspaceChoice is one workspace in the invite dialog.
