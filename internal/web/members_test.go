@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/internal/store"
 )
 
 var inviteLinkRE = regexp.MustCompile(`https?://[^\s/]+(/invites/[A-Za-z0-9_-]+)`)
@@ -85,6 +87,18 @@ func TestInvitationFlows(t *testing.T) {
 
 		t.Run("NewPersonSignsUpThroughTheLink", func(t *testing.T) {
 			link := e.inviteLink(t, "new@example.com")
+			token := strings.TrimPrefix(link, "/invites/")
+			if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw) != 32 {
+				t.Errorf("token %q is not 256 random bits (%d bytes, %v)", token, len(raw), err)
+			}
+			var stored, hashed int
+			q := "SELECT (SELECT COUNT(*) FROM invitations WHERE token_hash = $1), (SELECT COUNT(*) FROM invitations WHERE token_hash = $2)"
+			if e.db.Dialect() == store.SQLite {
+				q = strings.NewReplacer("$1", "?", "$2", "?").Replace(q)
+			}
+			if err := e.db.SQL().QueryRowContext(context.Background(), q, token, hashSecret(token)).Scan(&stored, &hashed); err != nil || stored != 0 || hashed != 1 {
+				t.Errorf("raw token stored %d times, its hash %d times (%v); want 0 and 1", stored, hashed, err)
+			}
 			c := e.client(t)
 			page := c.get(link)
 			page.wantStatus(http.StatusOK)
