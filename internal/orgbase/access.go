@@ -71,6 +71,15 @@ func PathIDs(path string) []int64 {
 	return ids
 }
 
+// ParentPath is the materialized path of the workspace's parent ("" for
+// the Primary workspace).
+func (w *Workspace) ParentPath() string {
+	if w.ParentID == nil {
+		return ""
+	}
+	return strings.TrimSuffix(w.Path, strconv.FormatInt(w.ID, 10)+"/")
+}
+
 // RootPath is the path of the root (Primary) workspace of the tree a path is in.
 func RootPath(path string) string {
 	if i := strings.IndexByte(strings.TrimPrefix(path, "/"), '/'); i >= 0 {

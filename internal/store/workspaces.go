@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -145,13 +144,6 @@ func creator(by orgbase.Access) *int64 {
 	return &id
 }
 
-func parentPathOf(w *workspaceRow) string {
-	if w.ParentID == nil {
-		return ""
-	}
-	return strings.TrimSuffix(w.Path, strconv.FormatInt(w.ID, 10)+"/")
-}
-
 func siblingTaken() error {
 	return &orgbase.Error{Code: orgbase.ECONFLICT, Message: "A workspace with this name already exists here.",
 		Fields: map[string]string{"name": "Another workspace at this level already has this name."}}
@@ -270,7 +262,7 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access,
 		}
 		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool {
 			w := ws.domain()
-			return a.CanArchive(w, parentPathOf(ws)) && a.CanMove(w, parent.Path)
+			return a.CanArchive(w, ws.domain().ParentPath()) && a.CanMove(w, parent.Path)
 		}); err != nil {
 			return err
 		}
@@ -341,7 +333,7 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 		if ws.ParentID == nil {
 			return orgbase.Errorf(orgbase.EINVALID, "The Primary workspace cannot be archived.")
 		}
-		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), parentPathOf(ws)) }); err != nil {
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), ws.domain().ParentPath()) }); err != nil {
 			return err
 		}
 		if ws.ArchivedAt != nil {
@@ -410,7 +402,7 @@ func (db *DB) RestoreWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 		if err != nil {
 			return err
 		}
-		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), parentPathOf(ws)) }); err != nil {
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanArchive(ws.domain(), ws.domain().ParentPath()) }); err != nil {
 			return err
 		}
 		if ws.ArchivedAt == nil {

@@ -58,13 +58,6 @@ func (s *Server) workspaceParam(c echo.Context) (*orgbase.Workspace, error) {
 	return ws, nil
 }
 
-func parentPath(ws *orgbase.Workspace) string {
-	if ws.ParentID == nil {
-		return ""
-	}
-	return strings.TrimSuffix(ws.Path, strconv.FormatInt(ws.ID, 10)+"/")
-}
-
 // treeModel loads what the Workspaces tab shows, in a constant number of
 // queries whatever the size of the tree.
 func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel, error) {
@@ -92,7 +85,7 @@ func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel,
 	roots := workspaces.BuildTree(visible, func(*orgbase.Workspace) bool { return true }, func(n *workspaces.Node) {
 		n.Members = counts[n.WS.ID]
 		n.CanManage = sc.Access.CanManage(n.WS.Path)
-		n.CanArchive = sc.Access.CanArchive(n.WS, parentPath(n.WS))
+		n.CanArchive = sc.Access.CanArchive(n.WS, n.WS.ParentPath())
 	})
 	return workspaces.TreeModel{Roots: roots, Archived: archived, Total: len(all)}, nil
 }
@@ -291,7 +284,7 @@ func (s *Server) nodeFor(c echo.Context, ws *orgbase.Workspace) (*workspaces.Nod
 		return nil, err
 	}
 	counts := memberCounts(all, grants, members)
-	n := &workspaces.Node{WS: ws, Members: counts[ws.ID], CanManage: sc.Access.CanManage(ws.Path), CanArchive: sc.Access.CanArchive(ws, parentPath(ws))}
+	n := &workspaces.Node{WS: ws, Members: counts[ws.ID], CanManage: sc.Access.CanManage(ws.Path), CanArchive: sc.Access.CanArchive(ws, ws.ParentPath())}
 	for _, w := range all {
 		if w.ParentID != nil && *w.ParentID == ws.ID {
 			n.Children = append(n.Children, &workspaces.Node{WS: w})
@@ -431,7 +424,7 @@ func (s *Server) handleWorkspaceMoveNew(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !orgOf(c).Access.CanArchive(ws, parentPath(ws)) {
+	if !orgOf(c).Access.CanArchive(ws, ws.ParentPath()) {
 		return forbidden()
 	}
 	m, err := s.moveModel(c, ws)
@@ -449,7 +442,7 @@ func (s *Server) handleWorkspaceMove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !sc.Access.CanArchive(ws, parentPath(ws)) {
+	if !sc.Access.CanArchive(ws, ws.ParentPath()) {
 		return forbidden()
 	}
 	pid, _ := strconv.ParseInt(c.FormValue("parent_id"), 10, 64)
@@ -483,7 +476,7 @@ func (s *Server) handleWorkspaceArchive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !sc.Access.CanArchive(ws, parentPath(ws)) {
+	if !sc.Access.CanArchive(ws, ws.ParentPath()) {
 		return forbidden()
 	}
 	if _, err := s.workspaces.ArchiveWorkspace(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID); err != nil {
@@ -498,7 +491,7 @@ func (s *Server) handleWorkspaceRestore(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !sc.Access.CanArchive(ws, parentPath(ws)) {
+	if !sc.Access.CanArchive(ws, ws.ParentPath()) {
 		return forbidden()
 	}
 	if _, err := s.workspaces.RestoreWorkspace(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID); err != nil {
