@@ -30,6 +30,9 @@ Commands:
   migrate up|down|status
                         manage the database schema
   seed [--if-empty]     create the demo user and organization
+  ledger check [--json] verify every balance against its transfers (exit 1 on a mismatch)
+  credits grant --org SLUG --amount N [--memo TEXT] [--key KEY] [--json]
+                        grant credits to an organization's pool
 
 Configuration comes from environment variables; see README.md.
 `
@@ -65,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, cfg, rest, stdout)
 	case "seed":
 		err = seed(ctx, cfg, rest, stdout)
+	case "ledger":
+		err = ledgerCommand(ctx, cfg, rest, stdout)
+	case "credits":
+		err = creditsCommand(ctx, cfg, rest, stdout)
 	default:
 		fmt.Fprintf(stderr, "orgbase: unknown command %q\n\n%s", cmd, usage)
 		return exitConfig
@@ -138,6 +145,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	if cfg.Dev() {
 		if err := db.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := seedCatalog(ctx, db); err != nil {
+			return err
 		}
 	} else if err := db.Ready(ctx); err != nil {
 		return fmt.Errorf("%w (run `orgbase migrate up` first)", err)
@@ -251,6 +261,9 @@ func migrate(ctx context.Context, cfg *config.Config, args []string, stdout io.W
 	switch args[0] {
 	case "up":
 		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		if err := seedCatalog(ctx, db); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "migrations applied")

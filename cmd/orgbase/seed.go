@@ -17,6 +17,7 @@ const (
 	demoEmail    = "demo@orgbase.test"
 	demoPassword = "orgbase-demo-password"
 	demoOrgSlug  = "demo"
+	demoGrant    = 25_000 * orgbase.Credit // the demo pool's credits
 )
 
 // demoTree is the demo organization's workspace tree: name → children.
@@ -72,6 +73,9 @@ func seed(ctx context.Context, cfg *config.Config, args []string, stdout io.Writ
 	}
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := seedCatalog(ctx, db); err != nil {
 		return err
 	}
 	exists, err := db.UserExists(ctx, demoEmail)
@@ -145,6 +149,11 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 				return err
 			}
 		}
+	}
+	// A funded pool, granted by the operator (no actor), as `orgbase credits grant` would.
+	opCtx := orgbase.WithAuditMeta(ctx, orgbase.AuditMeta{})
+	if _, err := db.GrantCredits(opCtx, org.ID, demoGrant, "Demo credits", "demo-seed-grant"); err != nil {
+		return err
 	}
 	return nil
 }

@@ -88,6 +88,7 @@ func TestCan(t *testing.T) {
 		{RoleAdmin, ActionOrgView, true}, {RoleAdmin, ActionOrgEditProfile, true}, {RoleAdmin, ActionOrgDelete, false}, {RoleAdmin, ActionOrgRestore, false},
 		{RoleBilling, ActionOrgView, true}, {RoleBilling, ActionOrgEditProfile, false}, {RoleBilling, ActionOrgDelete, false},
 		{RoleMember, ActionOrgView, true}, {RoleMember, ActionOrgEditProfile, false}, {RoleMember, ActionOrgDelete, false},
+		{RoleOwner, ActionPricesView, true}, {RoleAdmin, ActionPricesView, true}, {RoleBilling, ActionPricesView, true}, {RoleMember, ActionPricesView, false},
 	}
 	for _, tt := range tests {
 		if got := Can(actor(tt.role, MemberActive), tt.action); got != tt.want {

@@ -46,6 +46,7 @@ const (
 	ActionOrgRestore     Action = "org.restore"
 	ActionMembersManage  Action = "members.manage" // change roles and workspace access of members
 	ActionAuditView      Action = "audit.view"     // read and export the audit log
+	ActionPricesView     Action = "prices.view"    // read the operator's price catalog
 )
 
 // Actor is who is acting inside one organization: nil Membership means the
@@ -69,6 +70,8 @@ func Can(actor Actor, action Action) bool {
 		return m.Role == RoleOwner || m.Role == RoleAdmin
 	case ActionOrgDelete, ActionOrgRestore:
 		return m.Role == RoleOwner
+	case ActionPricesView:
+		return m.Role == RoleOwner || m.Role == RoleAdmin || m.Role == RoleBilling
 	}
 	return false
 }

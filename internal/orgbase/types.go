@@ -102,6 +102,7 @@ type Workspace struct {
 	CreatedByName string // filled by list queries; "" when unknown
 	CreatedAt     time.Time
 	ArchivedAt    *time.Time
+	FundingMode   FundingMode // budget: its own balance; shared: spends from above (the Primary holds the pool)
 }
 
 // IsPrimary reports whether the workspace is its organization's root.

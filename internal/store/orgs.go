@@ -65,6 +65,7 @@ type workspaceRow struct {
 	CreatedBy   *int64
 	CreatedAt   time.Time
 	ArchivedAt  *time.Time
+	FundingMode string `gorm:"default:shared"` // changed only by SetFundingMode (ledger.go)
 	CreatorName string `gorm:"->;-:migration"`
 }
 
@@ -72,7 +73,8 @@ func (workspaceRow) TableName() string { return "workspaces" }
 
 func (r workspaceRow) domain() *orgbase.Workspace {
 	return &orgbase.Workspace{ID: r.ID, OrgID: r.OrgID, ParentID: r.ParentID, Name: r.Name, Description: r.Description,
-		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedByName: r.CreatorName, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt}
+		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedByName: r.CreatorName, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt,
+		FundingMode: orgbase.FundingMode(r.FundingMode)}
 }
 
 // NewOrg is what the create-organization wizard collects.
@@ -108,6 +110,10 @@ func (db *DB) CreateOrg(ctx context.Context, creatorID int64, n NewOrg) (*orgbas
 		}
 		// The path holds the node's own id, so it is written once the id is known.
 		if err := tx.Model(&workspaceRow{}).Where("id = ?", ws.ID).Update("path", fmt.Sprintf("/%d/", ws.ID)).Error; err != nil {
+			return err
+		}
+		// The ledger's accounts (the pool, held by the Primary, and the system accounts).
+		if err := ensureAccounts(tx, row.ID, now); err != nil {
 			return err
 		}
 		return audit(tx, row.ID, "organization.create", "organization", itoa64(row.ID), row.Name, map[string]Change{
@@ -328,7 +334,13 @@ func (db *DB) PurgeDeletedOrgs(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		err := db.tx(ctx, func(tx *gorm.DB) error {
-			// Children before parents: workspaces reference each other.
+			// The ledger first (it references workspaces), then children
+			// before parents: workspaces reference each other.
+			for _, q := range []string{"DELETE FROM transfers WHERE org_id = ?", "DELETE FROM accounts WHERE org_id = ?"} {
+				if err := tx.Exec(q, id).Error; err != nil {
+					return err
+				}
+			}
 			if err := tx.Exec("DELETE FROM workspaces WHERE org_id = ? AND parent_id IS NOT NULL", id).Error; err != nil {
 				return err
 			}
@@ -339,6 +351,16 @@ func (db *DB) PurgeDeletedOrgs(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// FindOrgBySlug returns an organization by slug, for operator commands
+// (including one in its deletion grace period), or ENOTFOUND.
+func (db *DB) FindOrgBySlug(ctx context.Context, slug string) (*orgbase.Org, error) {
+	var row orgRow
+	if err := db.q(ctx).Select(orgColumns).Take(&row, "slug = ?", slug).Error; err != nil {
+		return nil, notFound(err, "Organization not found.")
+	}
+	return row.domain(), nil
 }
 
 // FindPrimaryWorkspace returns the root workspace of an organization.

@@ -38,6 +38,7 @@ const (
 	orgMember                 // any member of the organization
 	orgAdmin                  // owner or admin of the organization
 	orgOwner                  // owner of the organization
+	orgBilling                // owner, admin or billing of the organization
 	wsViewer                  // anyone who can see the target workspace
 	wsManager                 // anyone who manages the target workspace
 	wsParentMgr               // anyone who manages the target workspace's parent (move, archive)
@@ -119,6 +120,7 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/access/:user":                       {access: orgAdmin, form: url.Values{"role": {"member"}, "workspace_id": {":ws"}}},
 	"GET /orgs/:org/audit":                               {access: orgAdmin},
 	"GET /orgs/:org/audit.csv":                           {access: orgAdmin},
+	"GET /orgs/:org/prices":                              {access: orgBilling},
 }
 
 // actor is one kind of caller.
@@ -400,6 +402,8 @@ func expected(a actor, ru rule, own bool) (ok func(int) bool, desc string) {
 		allowed = a.role == orgbase.RoleOwner || a.role == orgbase.RoleAdmin
 	case orgOwner:
 		allowed = a.role == orgbase.RoleOwner
+	case orgBilling:
+		allowed = a.role == orgbase.RoleOwner || a.role == orgbase.RoleAdmin || a.role == orgbase.RoleBilling
 	case wsViewer:
 		allowed, hidden = a.canView, !a.canView
 	case wsManager:

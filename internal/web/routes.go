@@ -88,6 +88,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/access/:user", s.handleAccessGrant, requireCan(orgbase.ActionMembersManage))
 	org.GET("/audit", s.handleAuditIndex, requireCan(orgbase.ActionAuditView))
 	org.GET("/audit.csv", s.handleAuditExport, requireCan(orgbase.ActionAuditView))
+	org.GET("/prices", s.handlePriceIndex, requireCan(orgbase.ActionPricesView))
 
 	// Members and invitations (owners and admins; the store checks again
 	// that admins never act on owners and that the last owner stays).

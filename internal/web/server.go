@@ -63,7 +63,8 @@ type OrgStore interface {
 	RestoreOrg(ctx context.Context, orgID int64) error
 	FindPrimaryWorkspace(ctx context.Context, orgID int64) (*orgbase.Workspace, error)
 	CountMembers(ctx context.Context, orgID int64) (int64, error)
-	AuditStore // the organization's audit log
+	AuditStore   // the organization's audit log
+	CatalogStore // the operator's price catalog
 }
 
 // MailStore reads the outbox for the dev mailbox.
