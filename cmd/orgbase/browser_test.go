@@ -281,6 +281,9 @@ func (b *browser) clickAndLoad(sel string) {
 // click clicks an element and does not wait for a navigation.
 func (b *browser) click(sel string) {
 	b.t.Helper()
+	// Under load the deferred scripts may still be running: a click before
+	// htmx has processed the page would follow the plain link instead.
+	b.waitFor("the page's scripts to be ready", `document.readyState === "complete" && !!window.htmx`)
 	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
