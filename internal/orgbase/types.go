@@ -74,6 +74,8 @@ type Membership struct {
 	Role      Role
 	Status    string
 	CreatedAt time.Time
+	// MonthlyLimit is the member's monthly member limit (SPEC §5.4); nil for none.
+	MonthlyLimit *Credits
 }
 
 // Membership statuses.
@@ -103,6 +105,7 @@ type Workspace struct {
 	CreatedAt     time.Time
 	ArchivedAt    *time.Time
 	FundingMode   FundingMode // budget: its own balance; shared: spends from above (the Primary holds the pool)
+	MonthlyLimit  *Credits    // the monthly spend limit (SPEC §5.4); nil for none
 }
 
 // IsPrimary reports whether the workspace is its organization's root.
@@ -125,4 +128,6 @@ type Member struct {
 	Role     Role
 	Status   string
 	JoinedAt time.Time
+	// MonthlyLimit is the member's monthly member limit; nil for none.
+	MonthlyLimit *Credits
 }

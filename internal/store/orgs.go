@@ -41,32 +41,35 @@ var orgColumns = []string{"id", "slug", "name", "billing_email", "company_size",
 	"logo_type", "logo_version", "created_at", "updated_at", "deleted_at", "purge_after"}
 
 type membershipRow struct {
-	OrgID     int64 `gorm:"primaryKey"`
-	UserID    int64 `gorm:"primaryKey"`
-	Role      string
-	Status    string
-	CreatedAt time.Time
+	OrgID        int64 `gorm:"primaryKey"`
+	UserID       int64 `gorm:"primaryKey"`
+	Role         string
+	Status       string
+	CreatedAt    time.Time
+	MonthlyLimit *int64 // changed only by SetMemberLimit (limits.go)
 }
 
 func (membershipRow) TableName() string { return "memberships" }
 
 func (r membershipRow) domain() *orgbase.Membership {
-	return &orgbase.Membership{OrgID: r.OrgID, UserID: r.UserID, Role: orgbase.Role(r.Role), Status: r.Status, CreatedAt: r.CreatedAt}
+	return &orgbase.Membership{OrgID: r.OrgID, UserID: r.UserID, Role: orgbase.Role(r.Role), Status: r.Status, CreatedAt: r.CreatedAt,
+		MonthlyLimit: limitDomain(r.MonthlyLimit)}
 }
 
 type workspaceRow struct {
-	ID          int64
-	OrgID       int64
-	ParentID    *int64
-	Name        string
-	Description string
-	Path        string
-	Depth       int
-	CreatedBy   *int64
-	CreatedAt   time.Time
-	ArchivedAt  *time.Time
-	FundingMode string `gorm:"default:shared"` // changed only by SetFundingMode (ledger.go)
-	CreatorName string `gorm:"->;-:migration"`
+	ID           int64
+	OrgID        int64
+	ParentID     *int64
+	Name         string
+	Description  string
+	Path         string
+	Depth        int
+	CreatedBy    *int64
+	CreatedAt    time.Time
+	ArchivedAt   *time.Time
+	FundingMode  string `gorm:"default:shared"` // changed only by SetFundingMode (ledger.go)
+	MonthlyLimit *int64 // changed only by SetWorkspaceLimit (limits.go)
+	CreatorName  string `gorm:"->;-:migration"`
 }
 
 func (workspaceRow) TableName() string { return "workspaces" }
@@ -74,7 +77,7 @@ func (workspaceRow) TableName() string { return "workspaces" }
 func (r workspaceRow) domain() *orgbase.Workspace {
 	return &orgbase.Workspace{ID: r.ID, OrgID: r.OrgID, ParentID: r.ParentID, Name: r.Name, Description: r.Description,
 		Path: r.Path, Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedByName: r.CreatorName, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt,
-		FundingMode: orgbase.FundingMode(r.FundingMode)}
+		FundingMode: orgbase.FundingMode(r.FundingMode), MonthlyLimit: limitDomain(r.MonthlyLimit)}
 }
 
 // NewOrg is what the create-organization wizard collects.

@@ -292,6 +292,14 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access,
 		if deepest+shift > maxDepth {
 			return moveErr("Moving it there would nest workspaces more than " + itoa(maxDepth) + " levels below Primary.")
 		}
+		// A limit inside the moved subtree may not exceed the nearest limit
+		// above its new place (SPEC §5.4).
+		if err := checkLimitsUnder(tx, orgID, ws.Path, parent); err != nil {
+			if orgbase.ErrorCode(err) == orgbase.EINVALID {
+				return moveErr(orgbase.ErrorMessage(err))
+			}
+			return err
+		}
 		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, ws.ID).Update("parent_id", parent.ID).Error; err != nil {
 			if isUniqueViolation(err) {
 				return moveErr("A workspace named " + ws.Name + " already exists there.")
@@ -551,22 +559,24 @@ func (db *DB) DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, w
 // FindMembers lists an organization's memberships with their users, by name.
 func (db *DB) FindMembers(ctx context.Context, orgID int64) ([]orgbase.Member, error) {
 	type row struct {
-		UserID    int64
-		Email     string
-		Name      string
-		Role      string
-		Status    string
-		CreatedAt time.Time
+		UserID       int64
+		Email        string
+		Name         string
+		Role         string
+		Status       string
+		CreatedAt    time.Time
+		MonthlyLimit *int64
 	}
 	var rows []row
-	err := db.q(ctx).Table("memberships m").Select("m.user_id, u.email, u.name, m.role, m.status, m.created_at").
+	err := db.q(ctx).Table("memberships m").Select("m.user_id, u.email, u.name, m.role, m.status, m.created_at, m.monthly_limit").
 		Joins("JOIN users u ON u.id = m.user_id").Where("m.org_id = ?", orgID).Order("lower(u.name), u.id").Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
 	out := make([]orgbase.Member, len(rows))
 	for i, r := range rows {
-		out[i] = orgbase.Member{UserID: r.UserID, Email: r.Email, Name: r.Name, Role: orgbase.Role(r.Role), Status: r.Status, JoinedAt: r.CreatedAt}
+		out[i] = orgbase.Member{UserID: r.UserID, Email: r.Email, Name: r.Name, Role: orgbase.Role(r.Role), Status: r.Status, JoinedAt: r.CreatedAt,
+			MonthlyLimit: limitDomain(r.MonthlyLimit)}
 	}
 	return out, nil
 }

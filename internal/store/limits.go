@@ -1,0 +1,396 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+)
+
+// Monthly limits (SPEC §5.4). A limit is a nullable BIGINT column on
+// workspaces and memberships; what was spent against it lives in
+// limit_periods, one counter per workspace or member and calendar month
+// (UTC). Every charge counts against every workspace on its path and its
+// member, whether or not they have a limit today, so a limit set in the
+// middle of a month (or the usage column of the Workspaces tab) sees the
+// whole month.
+//
+// Invariant: a workspace's limit never exceeds the nearest limit above it.
+// SetWorkspaceLimit checks both directions and MoveWorkspace checks the new
+// parent; both hold the tree lock, so two limit changes cannot pass each
+// other's check.
+//
+// Lock order, as in the ledger: the tree root (limit changes), then
+// workspace rows; a charge locks its limit_periods rows (workspace counters
+// by ascending id, then the member's) before any account.
+
+type limitPeriodRow struct {
+	OrgID     int64  `gorm:"primaryKey"`
+	Scope     string `gorm:"primaryKey"`
+	SubjectID int64  `gorm:"primaryKey"`
+	Period    string `gorm:"primaryKey"`
+	Used      int64
+}
+
+func (limitPeriodRow) TableName() string { return "limit_periods" }
+
+// limitDomain turns a nullable limit column into the domain's.
+func limitDomain(v *int64) *orgbase.Credits {
+	if v == nil {
+		return nil
+	}
+	c := orgbase.Credits(*v)
+	return &c
+}
+
+// limitColumn is the value to store for a limit (nil for none).
+func limitColumn(c *orgbase.Credits) any {
+	if c == nil {
+		return nil
+	}
+	return int64(*c)
+}
+
+// limitText is how the audit log writes a limit: "25,000", or nothing.
+func limitText(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return orgbase.Credits(*v).String()
+}
+
+func sameLimit(a *int64, b *orgbase.Credits) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == int64(*b))
+}
+
+func limitInvalid(msg string) error {
+	return &orgbase.Error{Code: orgbase.EINVALID, Message: msg, Fields: map[string]string{"monthly_limit": msg}}
+}
+
+// nearestLimitAbove returns the nearest workspace with a limit among ids
+// (the ancestors of a workspace), or nil when none has one.
+func nearestLimitAbove(tx *gorm.DB, orgID int64, ids []int64) (*workspaceRow, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []workspaceRow
+	err := tx.Select("id", "name", "depth", "monthly_limit").
+		Where("org_id = ? AND id IN ? AND monthly_limit IS NOT NULL", orgID, ids).
+		Order("depth DESC").Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// highestLimitWithin returns the workspace with the highest limit in the
+// subtree at path (archived ones included, so a restore cannot break the
+// invariant), other than the workspace exclude; nil when none has one.
+func highestLimitWithin(tx *gorm.DB, orgID int64, path string, exclude int64) (*workspaceRow, error) {
+	var rows []workspaceRow
+	err := tx.Select("id", "name", "path", "monthly_limit").
+		Where("org_id = ? AND path LIKE ? AND id <> ? AND monthly_limit IS NOT NULL", orgID, likePrefix(path), exclude).
+		Order("monthly_limit DESC, path").Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// checkLimitsUnder refuses putting the subtree at path (a workspace being
+// moved) under the workspace newParent when a limit inside the subtree is
+// above the nearest limit on newParent's path. The caller holds the tree lock.
+func checkLimitsUnder(tx *gorm.DB, orgID int64, path string, newParent *workspaceRow) error {
+	above, err := nearestLimitAbove(tx, orgID, orgbase.PathIDs(newParent.Path))
+	if err != nil || above == nil {
+		return err
+	}
+	inside, err := highestLimitWithin(tx, orgID, path, 0)
+	if err != nil || inside == nil {
+		return err
+	}
+	if *inside.MonthlyLimit > *above.MonthlyLimit {
+		return orgbase.Errorf(orgbase.EINVALID, "%s has a monthly limit of %s credits, above the limit of %s (%s credits). Lower it first.",
+			inside.Name, orgbase.Credits(*inside.MonthlyLimit), above.Name, orgbase.Credits(*above.MonthlyLimit))
+	}
+	return nil
+}
+
+// SetWorkspaceLimit sets (or, with a nil limit, clears) the monthly spend
+// limit of a workspace, in milli-credits, and records it in the audit log
+// ("workspace.limit"). Setting the limit it already has changes nothing.
+//
+// A limit may not exceed the nearest limit above the workspace, nor be set
+// below a limit already set inside its subtree (the message names that
+// workspace): EINVALID, with the message also on the "monthly_limit" field,
+// as for a negative or too large limit. EFORBIDDEN unless the actor manages
+// the workspace's parent (Access.CanSetWorkspaceLimit: a manager sets the
+// limits of the workspaces below the one they were granted, not its own;
+// only owners and admins set the Primary's). ECONFLICT for an archived
+// workspace; ENOTFOUND for an unknown one.
+func (db *DB) SetWorkspaceLimit(ctx context.Context, orgID int64, by orgbase.Access, workspaceID int64, limit *orgbase.Credits) (*orgbase.Workspace, error) {
+	if err := orgbase.CheckLimit(limit); err != nil {
+		return nil, err
+	}
+	var out *orgbase.Workspace
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		// The tree lock serializes limit changes with each other and with
+		// moves, so the parent/child checks below cannot be passed by a
+		// concurrent change.
+		if err := lockOrgTree(tx, orgID); err != nil {
+			return notFound(err, "Organization not found.")
+		}
+		ws, err := lockWorkspace(tx, orgID, workspaceID)
+		if err != nil {
+			return err
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanSetWorkspaceLimit(ws.domain()) }); err != nil {
+			return err
+		}
+		if ws.ArchivedAt != nil {
+			return orgbase.Errorf(orgbase.ECONFLICT, "%s is archived.", ws.Name)
+		}
+		if sameLimit(ws.MonthlyLimit, limit) {
+			out = ws.domain()
+			return nil
+		}
+		if limit != nil {
+			above, err := nearestLimitAbove(tx, orgID, orgbase.PathIDs(ws.domain().ParentPath()))
+			if err != nil {
+				return err
+			}
+			if above != nil && int64(*limit) > *above.MonthlyLimit {
+				return limitInvalid("The limit of " + ws.Name + " cannot exceed that of " + above.Name +
+					" (" + orgbase.Credits(*above.MonthlyLimit).String() + " credits).")
+			}
+			inside, err := highestLimitWithin(tx, orgID, ws.Path, ws.ID)
+			if err != nil {
+				return err
+			}
+			if inside != nil && *inside.MonthlyLimit > int64(*limit) {
+				return limitInvalid(inside.Name + " inside " + ws.Name + " has a limit of " + orgbase.Credits(*inside.MonthlyLimit).String() +
+					" credits: lower it first, or choose at least that much.")
+			}
+		}
+		if err := tx.Exec("UPDATE workspaces SET monthly_limit = ? WHERE org_id = ? AND id = ?", limitColumn(limit), orgID, ws.ID).Error; err != nil {
+			return err
+		}
+		from := ws.MonthlyLimit
+		if limit == nil {
+			ws.MonthlyLimit = nil
+		} else {
+			v := int64(*limit)
+			ws.MonthlyLimit = &v
+		}
+		out = ws.domain()
+		return audit(tx, orgID, "workspace.limit", "workspace", itoa64(ws.ID), ws.Name, map[string]Change{
+			"monthly_limit": {From: limitText(from), To: limitText(ws.MonthlyLimit)},
+		})
+	})
+	return out, err
+}
+
+// SetMemberLimit sets (or, with a nil limit, clears) a member's monthly
+// member limit in the organization, in milli-credits, and records it in the
+// audit log ("member.limit"). Setting the limit they already have changes
+// nothing. EFORBIDDEN unless the actor may act on the member
+// (Access.CanSetMemberLimit: owners for anyone, admins for everyone but
+// owners); EINVALID for a negative or too large limit; ENOTFOUND when the
+// user is not a member.
+func (db *DB) SetMemberLimit(ctx context.Context, orgID int64, by orgbase.Access, userID int64, limit *orgbase.Credits) error {
+	if err := orgbase.CheckLimit(limit); err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		var m membershipRow
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
+			return notFound(err, "That person is not a member of this organization.")
+		}
+		if err := recheck(tx, orgID, by, func(a orgbase.Access) bool { return a.CanSetMemberLimit(m.domain()) }); err != nil {
+			if orgbase.ErrorCode(err) == orgbase.EFORBIDDEN {
+				return orgbase.Errorf(orgbase.EFORBIDDEN, "Only owners and admins set member limits, and only owners set an owner's.")
+			}
+			return err
+		}
+		if sameLimit(m.MonthlyLimit, limit) {
+			return nil
+		}
+		if err := tx.Exec("UPDATE memberships SET monthly_limit = ? WHERE org_id = ? AND user_id = ?", limitColumn(limit), orgID, userID).Error; err != nil {
+			return err
+		}
+		label, err := userLabel(tx, userID)
+		if err != nil {
+			return err
+		}
+		to := any(nil)
+		if limit != nil {
+			to = limit.String()
+		}
+		return audit(tx, orgID, "member.limit", "member", itoa64(userID), label, map[string]Change{
+			"monthly_limit": {From: limitText(m.MonthlyLimit), To: to},
+		})
+	})
+}
+
+// WorkspaceUsage returns what each workspace of the organization (with its
+// subtree) spent in the period ("YYYY-MM", orgbase.Period), by workspace
+// id; workspaces that spent nothing are absent. EINVALID for a malformed
+// period.
+func (db *DB) WorkspaceUsage(ctx context.Context, orgID int64, period string) (map[int64]orgbase.Credits, error) {
+	return db.limitUsage(ctx, orgID, orgbase.LimitWorkspace, period)
+}
+
+// MemberUsage returns what each member spent in the organization in the
+// period ("YYYY-MM"), by user id; members who spent nothing are absent.
+// EINVALID for a malformed period.
+func (db *DB) MemberUsage(ctx context.Context, orgID int64, period string) (map[int64]orgbase.Credits, error) {
+	return db.limitUsage(ctx, orgID, orgbase.LimitMember, period)
+}
+
+func (db *DB) limitUsage(ctx context.Context, orgID int64, scope orgbase.LimitScope, period string) (map[int64]orgbase.Credits, error) {
+	if _, err := orgbase.ParsePeriod(period); err != nil {
+		return nil, err
+	}
+	var rows []limitPeriodRow
+	if err := db.q(ctx).Where("org_id = ? AND scope = ? AND period = ?", orgID, string(scope), period).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[int64]orgbase.Credits, len(rows))
+	for _, r := range rows {
+		if r.Used != 0 {
+			out[r.SubjectID] = orgbase.Credits(r.Used)
+		}
+	}
+	return out, nil
+}
+
+// reserveLimits counts a charge of amount against the monthly limits, inside
+// the caller's transaction (the charging service's): the counters of this
+// month (orgbase.Period(now)) for every workspace on path (root first, as
+// orgbase.PathIDs returns it) and for the member userID (0 for a charge no
+// member made) are created when missing, locked, and incremented by
+// conditional updates (… AND used + amount <= limit) wherever a limit is
+// set, so concurrent charges can never pass a limit together.
+//
+// A charge that does not fit returns *orgbase.LimitReached naming the first
+// workspace on the path (root first), else the member, whose limit refuses
+// it; counters incremented before the refusal are undone by the caller
+// rolling back, as it must on any error. EINVALID for a negative or too
+// large amount or an empty path; ENOTFOUND for a workspace not in the
+// organization or a user who is not a member.
+//
+// Locks: the counter rows, in one SELECT … FOR UPDATE, workspace counters
+// by ascending workspace id, then the member's. Ids never change (paths do,
+// when a workspace moves), so two charges always take their common locks in
+// the same order. Call it before locking any account.
+func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount orgbase.Credits, now time.Time) error {
+	if amount < 0 || amount > orgbase.MaxCredits {
+		return orgbase.Errorf(orgbase.EINVALID, "The amount must be between zero and %s credits.", orgbase.MaxCredits)
+	}
+	if len(path) == 0 {
+		return orgbase.Errorf(orgbase.EINVALID, "Name the workspace to charge.")
+	}
+	period := orgbase.Period(now)
+
+	var wss []workspaceRow
+	if err := tx.Select("id", "name", "monthly_limit").Where("org_id = ? AND id IN ?", orgID, path).Find(&wss).Error; err != nil {
+		return err
+	}
+	byID := make(map[int64]*workspaceRow, len(wss))
+	for i := range wss {
+		byID[wss[i].ID] = &wss[i]
+	}
+	for _, id := range path {
+		if byID[id] == nil {
+			return orgbase.Errorf(orgbase.ENOTFOUND, "Workspace not found.")
+		}
+	}
+	var member *membershipRow
+	if userID != 0 {
+		var m membershipRow
+		if err := tx.Select("user_id", "monthly_limit").Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
+			return notFound(err, "That person is not a member of this organization.")
+		}
+		member = &m
+	}
+
+	// Create this month's counters where missing (a concurrent charge may
+	// create the same ones: the primary key turns the second into nothing).
+	rows := make([]limitPeriodRow, 0, len(path)+1)
+	for _, id := range path {
+		rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitWorkspace), SubjectID: id, Period: period})
+	}
+	if member != nil {
+		rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitMember), SubjectID: userID, Period: period})
+	}
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+		return err
+	}
+
+	// Lock them in the fixed order ('workspace' sorts after 'member').
+	var locked []limitPeriodRow
+	q := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("org_id = ? AND period = ?", orgID, period)
+	if member != nil {
+		q = q.Where("(scope = ? AND subject_id IN ?) OR (scope = ? AND subject_id = ?)",
+			orgbase.LimitWorkspace, path, orgbase.LimitMember, userID)
+	} else {
+		q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitWorkspace, path)
+	}
+	if err := q.Order("scope DESC, subject_id").Find(&locked).Error; err != nil {
+		return err
+	}
+	used := make(map[orgbase.LimitScope]map[int64]int64, 2)
+	for _, r := range locked {
+		s := orgbase.LimitScope(r.Scope)
+		if used[s] == nil {
+			used[s] = map[int64]int64{}
+		}
+		used[s][r.SubjectID] = r.Used
+	}
+
+	// Then count the charge, root first. Where there is a limit, the
+	// conditional update is what decides; Fits (the same rule) only
+	// explains a refusal.
+	count := func(scope orgbase.LimitScope, id int64, limit *int64) (bool, error) {
+		sql := "UPDATE limit_periods SET used = used + ? WHERE org_id = ? AND scope = ? AND subject_id = ? AND period = ?"
+		args := []any{int64(amount), orgID, string(scope), id, period}
+		if limit != nil {
+			if !orgbase.Fits(orgbase.Credits(used[scope][id]), amount, orgbase.Credits(*limit)) {
+				return false, nil
+			}
+			sql += " AND used + ? <= ?"
+			args = append(args, int64(amount), *limit)
+		}
+		res := tx.Exec(sql, args...)
+		return res.RowsAffected == 1, res.Error
+	}
+	for _, id := range path {
+		ws := byID[id]
+		ok, err := count(orgbase.LimitWorkspace, id, ws.MonthlyLimit)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &orgbase.LimitReached{Scope: orgbase.LimitWorkspace, WorkspaceID: id, WorkspaceName: ws.Name, Period: period,
+				Limit: orgbase.Credits(*ws.MonthlyLimit), Used: orgbase.Credits(used[orgbase.LimitWorkspace][id]), Amount: amount}
+		}
+	}
+	if member != nil {
+		ok, err := count(orgbase.LimitMember, userID, member.MonthlyLimit)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			name, err := userLabel(tx, userID)
+			if err != nil {
+				return err
+			}
+			return &orgbase.LimitReached{Scope: orgbase.LimitMember, UserID: userID, MemberName: name, Period: period,
+				Limit: orgbase.Credits(*member.MonthlyLimit), Used: orgbase.Credits(used[orgbase.LimitMember][userID]), Amount: amount}
+		}
+	}
+	return nil
+}
