@@ -155,5 +155,18 @@ func seedDemo(ctx context.Context, db *store.DB) error {
 	if _, err := db.GrantCredits(opCtx, org.ID, demoGrant, "Demo credits", "demo-seed-grant"); err != nil {
 		return err
 	}
+	// Two branches run on budgets of their own; the rest share the pool.
+	for _, b := range []struct {
+		name   string
+		amount orgbase.Credits
+	}{{"Clients", 6_000_000}, {"Marketing", 2_500_000}} {
+		if _, err := db.SetFundingMode(ctx, org.ID, owner, ids[b.name], orgbase.FundingBudget); err != nil {
+			return err
+		}
+		if _, err := db.Transfer(ctx, org.ID, owner, orgbase.PoolAccount(), orgbase.WorkspaceAccount(ids[b.name]), b.amount,
+			orgbase.TransferMove, "Initial budget", "demo-budget-"+b.name); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -34,6 +34,11 @@ type WorkspaceStore interface {
 	SetGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64, role orgbase.WorkspaceRole) error
 	DeleteGrant(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, userID int64) error
 	FindMembers(ctx context.Context, orgID int64) ([]orgbase.Member, error)
+	// Credits (the ledger).
+	FindAccounts(ctx context.Context, orgID int64) ([]orgbase.Account, error)
+	Transfer(ctx context.Context, orgID int64, by orgbase.Access, from, to orgbase.AccountRef, amount orgbase.Credits,
+		kind orgbase.TransferKind, memo, idempotencyKey string) (*orgbase.Transfer, error)
+	SetFundingMode(ctx context.Context, orgID int64, by orgbase.Access, workspaceID int64, mode orgbase.FundingMode) (*orgbase.Workspace, error)
 }
 
 // maxDepth is how deep the tree may grow below Primary.
@@ -81,13 +86,35 @@ func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel,
 			visible = append(visible, w)
 		}
 	}
+	bal, err := s.balances(c)
+	if err != nil {
+		return workspaces.TreeModel{}, err
+	}
 	counts := memberCounts(visible, grants, members)
 	roots := workspaces.BuildTree(visible, func(*orgbase.Workspace) bool { return true }, func(n *workspaces.Node) {
 		n.Members = counts[n.WS.ID]
 		n.CanManage = sc.Access.CanManage(n.WS.Path)
 		n.CanArchive = sc.Access.CanArchive(n.WS, n.WS.ParentPath())
+		decorateCredits(sc.Access, n, bal)
 	})
-	return workspaces.TreeModel{Roots: roots, Archived: archived, Total: len(all)}, nil
+	m := workspaces.TreeModel{Roots: roots, Archived: archived, Total: len(all), CanOrgFunding: sc.Access.SeesAll()}
+	if m.CanOrgFunding {
+		active, err := s.orgWorkspaces(c, false)
+		if err != nil {
+			return workspaces.TreeModel{}, err
+		}
+		m.OrgMode = orgMode(active)
+	}
+	return m, nil
+}
+
+// decorateCredits sets a node's balance and what the viewer may do with it.
+func decorateCredits(a orgbase.Access, n *workspaces.Node, bal map[int64]orgbase.Credits) {
+	n.Shared = !hasBalance(n.WS)
+	n.Balance = bal[n.WS.ID]
+	active := n.WS.ArchivedAt == nil
+	n.CanCredits = active && !n.Shared && a.CanManage(n.WS.Path)
+	n.CanFunding = active && a.CanSetFundingMode(n.WS, n.WS.ParentPath())
 }
 
 // memberCounts is, per workspace, how many active members reach it: owners
@@ -284,7 +311,12 @@ func (s *Server) nodeFor(c echo.Context, ws *orgbase.Workspace) (*workspaces.Nod
 		return nil, err
 	}
 	counts := memberCounts(all, grants, members)
+	bal, err := s.balances(c)
+	if err != nil {
+		return nil, err
+	}
 	n := &workspaces.Node{WS: ws, Members: counts[ws.ID], CanManage: sc.Access.CanManage(ws.Path), CanArchive: sc.Access.CanArchive(ws, ws.ParentPath())}
+	decorateCredits(sc.Access, n, bal)
 	for _, w := range all {
 		if w.ParentID != nil && *w.ParentID == ws.ID {
 			n.Children = append(n.Children, &workspaces.Node{WS: w})

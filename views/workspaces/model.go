@@ -18,6 +18,12 @@ type Node struct {
 	Members    int
 	CanManage  bool // edit, add children, grant access
 	CanArchive bool // archive, restore, move
+	// Credits: the workspace's own balance (the pool for Primary) when it
+	// has one; Shared when it spends from above.
+	Balance    orgbase.Credits
+	Shared     bool
+	CanCredits bool // open Manage credits (it has a balance and the viewer manages it)
+	CanFunding bool // switch between shared and budget
 }
 
 // ID is the stable DOM id of the node's row.
@@ -29,6 +35,9 @@ type TreeModel struct {
 	Archived bool // the archived filter is on
 	Total    int
 	Notice   string
+	// The organization-wide funding shortcut (owners and admins).
+	CanOrgFunding bool
+	OrgMode       string // "shared" (all shared), "budgets" (every top-level workspace in budget mode) or "" (neither)
 }
 
 // BuildTree arranges the visible workspaces into a forest: a node whose
@@ -121,4 +130,48 @@ type FormModel struct {
 	Description string
 	Fields      map[string]string
 	Error       string
+}
+
+// CreditsModel is the Manage credits dialog of one workspace: credits move
+// between its balance (the pool for Primary) and one other account the
+// viewer manages, in the chosen direction.
+type CreditsModel struct {
+	WS        *orgbase.Workspace
+	Name      string          // "Organization pool" for Primary, else the workspace's name
+	Balance   orgbase.Credits // its balance now
+	NoBudget  bool            // it shares the credits above it: nothing to manage
+	CanBudget bool            // the viewer may switch it to its own budget
+	Direction string          // "in" (to this workspace) or "out" (from it)
+	Other     string          // the chosen other account: "pool" or a workspace id
+	Options   []CreditsOption
+	Amount    string
+	Key       string // idempotency key of this dialog
+	Fields    map[string]string
+	Error     string
+	Preview   *CreditsPreview
+}
+
+// CreditsOption is an account credits can come from or go to.
+type CreditsOption struct {
+	Value   string
+	Name    string
+	Balance orgbase.Credits
+}
+
+// CreditsPreview is both balances before and after the move.
+type CreditsPreview struct {
+	FromName, ToName      string
+	FromBefore, FromAfter orgbase.Credits
+	ToBefore, ToAfter     orgbase.Credits
+	Short                 bool // the source does not have that much
+}
+
+// Find returns the option with the value, or nil.
+func (m CreditsModel) Find(v string) *CreditsOption {
+	for i := range m.Options {
+		if m.Options[i].Value == v {
+			return &m.Options[i]
+		}
+	}
+	return nil
 }
