@@ -168,7 +168,7 @@ func Tree(s layout.Shell, m TreeModel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><div class=\"min-w-[46rem]\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><div class=\"min-w-[50rem]\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -618,7 +618,7 @@ func Row(s layout.Shell, n *Node, flash bool) templ.Component {
 }
 
 // gridCols are the tree's columns: workspace, credits, members, created by, actions.
-const gridCols = "grid-cols-[minmax(0,1fr)_6.5rem_4.5rem_19rem] sm:grid-cols-[minmax(0,1fr)_7.5rem_5.5rem_9rem_19rem]"
+const gridCols = "grid-cols-[minmax(0,1fr)_6.5rem_4.5rem_22rem] sm:grid-cols-[minmax(0,1fr)_7rem_5rem_8rem_22rem]"
 
 func creditsCell(n *Node) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
