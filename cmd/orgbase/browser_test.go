@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -284,6 +285,13 @@ func (b *browser) click(sel string) {
 	// Under load the deferred scripts may still be running: a click before
 	// htmx has processed the page would follow the plain link instead.
 	b.waitFor("the page's scripts to be ready", `document.readyState === "complete" && !!window.htmx`)
+	// An element with htmx attributes must have been processed by htmx (it
+	// keeps its state in htmx-internal-data), or the click would follow the
+	// plain link instead of making the htmx request.
+	b.waitFor("htmx to process "+sel, fmt.Sprintf(`(() => { const e = document.querySelector(%s);
+		if (!e) return false;
+		if (!e.matches('[hx-get],[hx-post]')) return true;
+		const d = e['htmx-internal-data']; return !!(d && d.initHash); })()`, jsQuote(sel)))
 	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
@@ -430,4 +438,10 @@ func (b *browser) checkConsole(name string) {
 		}
 		b.t.Errorf("%s (%s): %s", name, b.path(), p)
 	}
+}
+
+// jsQuote returns s as a JavaScript string literal.
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
