@@ -15,3 +15,8 @@ import (
 func (db *DB) ReserveLimitsForTest(ctx context.Context, orgID int64, path []int64, userID int64, amount orgbase.Credits, now time.Time) error {
 	return db.tx(ctx, func(tx *gorm.DB) error { return reserveLimits(tx, orgID, path, userID, amount, now) })
 }
+
+// ScanForTest runs a raw query and scans its rows into dest.
+func (db *DB) ScanForTest(ctx context.Context, dest any, query string, args ...any) error {
+	return db.q(ctx).Raw(query, args...).Scan(dest).Error
+}
