@@ -159,25 +159,23 @@ func (db *DB) RemoveMember(ctx context.Context, orgID int64, by orgbase.Access, 
 	})
 }
 
-// FindLastSeen returns, per user of the organization, when any of their
-// live sessions last made a request (one query; the maximum is taken here
-// because SQLite returns aggregated timestamps as text).
+// FindLastSeen returns, per member of the organization who has ever signed
+// in, when they last made a request (users.last_seen_at, kept after logout).
 func (db *DB) FindLastSeen(ctx context.Context, orgID int64) (map[int64]time.Time, error) {
 	type row struct {
-		UserID     int64
-		LastSeenAt time.Time
+		ID         int64
+		LastSeenAt *time.Time
 	}
 	var rows []row
-	err := db.q(ctx).Table("sessions s").Select("s.user_id, s.last_seen_at").
-		Joins("JOIN memberships m ON m.user_id = s.user_id AND m.org_id = ?", orgID).Scan(&rows).Error
+	err := db.q(ctx).Table("users u").Select("u.id, u.last_seen_at").
+		Joins("JOIN memberships m ON m.user_id = u.id AND m.org_id = ?", orgID).
+		Where("u.last_seen_at IS NOT NULL").Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[int64]time.Time, len(rows))
 	for _, r := range rows {
-		if r.LastSeenAt.After(out[r.UserID]) {
-			out[r.UserID] = r.LastSeenAt
-		}
+		out[r.ID] = *r.LastSeenAt
 	}
 	return out, nil
 }

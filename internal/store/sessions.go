@@ -32,7 +32,15 @@ func (r sessionRow) domain() *orgbase.Session {
 
 // SaveSession inserts a new session row.
 func (db *DB) SaveSession(ctx context.Context, s *orgbase.Session) error {
-	return db.q(ctx).Create(sessionRowOf(s)).Error
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(sessionRowOf(s)).Error; err != nil {
+			return err
+		}
+		if s.UserID == 0 {
+			return nil
+		}
+		return tx.Exec("UPDATE users SET last_seen_at = ? WHERE id = ?", s.LastSeenAt.UTC(), s.UserID).Error
+	})
 }
 
 // UpdateSession rewrites a live session's data and activity. It never
@@ -74,9 +82,16 @@ func (db *DB) FindSession(ctx context.Context, id string) (*orgbase.Session, err
 }
 
 // TouchSession records activity on a session and pushes its idle expiry.
+// The session's user is marked as seen too (users.last_seen_at outlives the
+// session, for "Last active").
 func (db *DB) TouchSession(ctx context.Context, id string, seen, expires time.Time) error {
-	return db.q(ctx).Model(&sessionRow{}).Where("id = ?", id).
-		Updates(map[string]any{"last_seen_at": seen.UTC(), "expires_at": expires.UTC()}).Error
+	return db.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(&sessionRow{}).Where("id = ?", id).
+			Updates(map[string]any{"last_seen_at": seen.UTC(), "expires_at": expires.UTC()}).Error; err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE users SET last_seen_at = ? WHERE id = (SELECT user_id FROM sessions WHERE id = ?)", seen.UTC(), id).Error
+	})
 }
 
 // DeleteSession ends one session. Deleting an unknown session is not an error.

@@ -327,3 +327,34 @@ func TestMigrateDownAndUp(t *testing.T) {
 		}
 	})
 }
+
+func TestLastSeenOutlivesTheSession(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		u := mustUser(t, db, "ann@example.com")
+		org, err := db.CreateOrg(ctx, u.ID, store.NewOrg{Name: "Acme", Slug: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen, _ := db.FindLastSeen(ctx, org.ID)
+		if _, ok := seen[u.ID]; ok {
+			t.Fatal("last seen set before any session")
+		}
+		now := db.Now()
+		s := &orgbase.Session{ID: "s1", UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.SaveSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(10 * time.Minute)
+		if err := db.TouchSession(ctx, "s1", later, later.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteSession(ctx, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		seen, err = db.FindLastSeen(ctx, org.ID)
+		if err != nil || !seen[u.ID].Equal(later) {
+			t.Fatalf("last seen after logout = %v (%v), want %v", seen[u.ID], err, later)
+		}
+	})
+}
