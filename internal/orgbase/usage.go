@@ -87,7 +87,7 @@ func (r *ChargeRequest) Validate() error {
 		return invalidField("idempotency_key", "An idempotency key is required.")
 	case len(r.IdempotencyKey) > MaxIdempotencyKeyLen:
 		return invalidField("idempotency_key", "The idempotency key must be at most "+strconv.Itoa(MaxIdempotencyKeyLen)+" bytes.")
-	case !printable(r.IdempotencyKey):
+	case !Printable(r.IdempotencyKey):
 		return invalidField("idempotency_key", "The idempotency key must be printable text.")
 	}
 	if r.Metadata != nil {
@@ -106,13 +106,14 @@ func checkName(field, s string) error {
 	switch {
 	case s == "":
 		return invalidField(field, "Name the "+field+".")
-	case len(s) > MaxToolLen || !printable(s) || strings.TrimSpace(s) != s:
+	case len(s) > MaxToolLen || !Printable(s) || strings.TrimSpace(s) != s:
 		return invalidField(field, "Unknown "+field+".")
 	}
 	return nil
 }
 
-func printable(s string) bool {
+// Printable reports whether s is valid UTF-8 without control characters.
+func Printable(s string) bool {
 	if strings.ToValidUTF8(s, "\uFFFD") != s {
 		return false
 	}

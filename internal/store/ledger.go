@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -334,22 +333,10 @@ func checkIdempotencyKey(key string) error {
 	if len(key) > orgbase.MaxIdempotencyKeyLen {
 		return orgbase.Errorf(orgbase.EINVALID, "The idempotency key must be at most %d bytes.", orgbase.MaxIdempotencyKeyLen)
 	}
-	if key != "" && !isPrintable(key) {
+	if key != "" && !orgbase.Printable(key) {
 		return orgbase.Errorf(orgbase.EINVALID, "The idempotency key must be printable text.")
 	}
 	return nil
-}
-
-func isPrintable(s string) bool {
-	if strings.ToValidUTF8(s, "\uFFFD") != s {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // replay answers a request whose key an earlier transfer of the
