@@ -169,3 +169,8 @@ func (a Access) CanArchive(ws *Workspace, parentPath string) bool {
 // CanGrant reports whether the actor may grant or remove access to the
 // workspace at path (owners, admins and its managers).
 func (a Access) CanGrant(path string) bool { return a.CanManage(path) }
+
+// CanManageAPIKeys reports whether the actor may create, see and revoke the
+// API keys of the workspace at path: its managers (grants on it or above),
+// admins and owners.
+func (a Access) CanManageAPIKeys(path string) bool { return a.CanManage(path) }

@@ -74,6 +74,8 @@ var auditLabels = map[string]string{
 	"invitation.decline":       "Declined invitation",
 	"invitation.resend":        "Resent invitation",
 	"invitation.revoke":        "Revoked invitation",
+	"apikey.create":            "Created API key",
+	"apikey.revoke":            "Revoked API key",
 }
 
 // AuditActionLabel returns an audit action as people read it:

@@ -26,6 +26,9 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
 
+	// The usage API: bearer API keys, JSON, no session or CSRF (api.go).
+	s.apiRoutes(e)
+
 	// Everything a browser uses: session and CSRF.
 	app := e.Group("", crossSiteGuard, s.csrf(), s.loadSession)
 	app.GET("/", s.handleHome)

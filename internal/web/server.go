@@ -89,6 +89,7 @@ type Deps struct {
 	Health     Health
 	Workspaces WorkspaceStore
 	Members    MemberStore
+	API        APIStore         // the usage API (api.go)
 	Now        func() time.Time // defaults to time.Now
 }
 
@@ -101,6 +102,7 @@ type Server struct {
 	orgs       OrgStore
 	workspaces WorkspaceStore
 	members    MemberStore
+	api        APIStore
 	mailbox    MailStore
 	health     Health
 	composer   *mail.Composer
@@ -114,7 +116,7 @@ type Server struct {
 // NewServer builds the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
-		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil {
+		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil {
 		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
 	}
 	now := d.Now
@@ -123,7 +125,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	keys := d.Config.SessionKeys
