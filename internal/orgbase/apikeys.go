@@ -40,7 +40,7 @@ func (k *APIKey) Revoked() bool { return k.RevokedAt != nil }
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewAPIKeySecret returns a fresh secret: the prefix and 32 random bytes in
-// base32 (56 characters).
+// base32 (52 characters).
 func NewAPIKeySecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
@@ -65,7 +65,7 @@ func APIKeyDisplayPrefix(secret string) string {
 // LooksLikeAPIKey reports whether s has the shape of a key (before any
 // database lookup, so garbage never reaches a query).
 func LooksLikeAPIKey(s string) bool {
-	if !strings.HasPrefix(s, APIKeyPrefix) || len(s) != len(APIKeyPrefix)+56 {
+	if !strings.HasPrefix(s, APIKeyPrefix) || len(s) != len(APIKeyPrefix)+keyEncoding.EncodedLen(32) {
 		return false
 	}
 	_, err := keyEncoding.DecodeString(s[len(APIKeyPrefix):])

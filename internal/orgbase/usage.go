@@ -35,6 +35,10 @@ type ChargeRequest struct {
 	Credits        *Credits
 	IdempotencyKey string
 	Metadata       map[string]any
+	// Within, when set, is the id of a workspace the charged workspace must
+	// be (or be below): an API key's workspace. It is authorization, not
+	// payload, so it is not part of Hash. A workspace outside it is not found.
+	Within int64
 }
 
 // ChargeResult is the answer to an accepted charge, or to a replay of one

@@ -1,9 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -74,29 +74,34 @@ func (db *DB) CreateAPIKey(ctx context.Context, orgID int64, by orgbase.Access, 
 // FindAPIKeys lists the keys of a workspace, newest first, revoked ones
 // included, with their creators' names.
 func (db *DB) FindAPIKeys(ctx context.Context, orgID, workspaceID int64) ([]*orgbase.APIKey, error) {
-	var rows []struct {
-		apiKeyRow
-		CreatorName  string
-		CreatorEmail string
-	}
-	err := db.q(ctx).Table("api_keys k").
-		Select("k.*, COALESCE(u.name, '') AS creator_name, COALESCE(u.email, '') AS creator_email").
-		Joins("LEFT JOIN users u ON u.id = k.created_by").
-		Where("k.org_id = ? AND k.workspace_id = ?", orgID, workspaceID).
-		Order("k.revoked_at IS NOT NULL, k.id DESC").Scan(&rows).Error
-	if err != nil {
+	var rows []apiKeyRow
+	if err := db.q(ctx).Where("org_id = ? AND workspace_id = ?", orgID, workspaceID).
+		Order("revoked_at IS NOT NULL, id DESC").Find(&rows).Error; err != nil {
 		return nil, err
+	}
+	var ids []int64
+	for _, r := range rows {
+		if r.CreatedBy != nil {
+			ids = append(ids, *r.CreatedBy)
+		}
+	}
+	names := map[int64]string{}
+	if len(ids) > 0 {
+		var users []userRow
+		if err := db.q(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			names[u.ID] = cmp.Or(u.Name, u.Email)
+		}
 	}
 	out := make([]*orgbase.APIKey, len(rows))
 	for i, r := range rows {
 		out[i] = r.domain()
-		switch {
-		case r.CreatorName != "":
-			out[i].CreatedByName = r.CreatorName
-		case r.CreatorEmail != "":
-			out[i].CreatedByName = r.CreatorEmail
-		case r.CreatedBy == nil:
+		if r.CreatedBy == nil {
 			out[i].CreatedByName = "Operator"
+		} else {
+			out[i].CreatedByName = names[*r.CreatedBy]
 		}
 	}
 	return out, nil
@@ -154,14 +159,31 @@ func (db *DB) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKeyAut
 		return nil, refused
 	}
 	var rows []struct {
-		apiKeyRow
-		OrgSlug string
-		WS      workspaceRow `gorm:"embedded;embeddedPrefix:ws_"`
+		KeyID        int64
+		KeyName      string
+		KeyPrefix    string
+		KeyCreatedBy *int64
+		KeyCreatedAt time.Time
+		KeyLastUsed  *time.Time
+		OrgSlug      string
+		ID           int64
+		OrgID        int64
+		ParentID     *int64
+		Name         string
+		Description  string
+		Path         string
+		Depth        int
+		CreatedBy    *int64
+		CreatedAt    time.Time
+		ArchivedAt   *time.Time
+		FundingMode  string
+		MonthlyLimit *int64
 	}
 	err := db.q(ctx).Table("api_keys k").
-		Select(`k.*, o.slug AS org_slug, w.id AS ws_id, w.org_id AS ws_org_id, w.parent_id AS ws_parent_id, w.name AS ws_name,
-			w.description AS ws_description, w.path AS ws_path, w.depth AS ws_depth, w.created_by AS ws_created_by,
-			w.created_at AS ws_created_at, w.archived_at AS ws_archived_at, w.funding_mode AS ws_funding_mode, w.monthly_limit AS ws_monthly_limit`).
+		Select(`k.id AS key_id, k.name AS key_name, k.prefix AS key_prefix, k.created_by AS key_created_by,
+			k.created_at AS key_created_at, k.last_used_at AS key_last_used, o.slug AS org_slug,
+			w.id, w.org_id, w.parent_id, w.name, w.description, w.path, w.depth, w.created_by, w.created_at,
+			w.archived_at, w.funding_mode, w.monthly_limit`).
 		Joins("JOIN organizations o ON o.id = k.org_id AND o.deleted_at IS NULL").
 		Joins("JOIN workspaces w ON w.id = k.workspace_id AND w.org_id = k.org_id").
 		Where("k.secret_hash = ? AND k.revoked_at IS NULL", orgbase.HashAPIKey(secret)).
@@ -173,21 +195,22 @@ func (db *DB) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKeyAut
 		return nil, refused
 	}
 	r := rows[0]
-	return &APIKeyAuth{Key: r.domain(), OrgID: r.OrgID, OrgSlug: r.OrgSlug, Workspace: r.WS.domain()}, nil
+	ws := workspaceRow{ID: r.ID, OrgID: r.OrgID, ParentID: r.ParentID, Name: r.Name, Description: r.Description, Path: r.Path,
+		Depth: r.Depth, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, ArchivedAt: r.ArchivedAt, FundingMode: r.FundingMode, MonthlyLimit: r.MonthlyLimit}
+	key := &orgbase.APIKey{ID: r.KeyID, OrgID: r.OrgID, WorkspaceID: r.ID, Name: r.KeyName, Prefix: r.KeyPrefix,
+		CreatedBy: r.KeyCreatedBy, CreatedAt: r.KeyCreatedAt, LastUsedAt: r.KeyLastUsed}
+	return &APIKeyAuth{Key: key, OrgID: r.OrgID, OrgSlug: r.OrgSlug, Workspace: ws.domain()}, nil
 }
 
-// apiKeyTouches remembers when this process last stamped each key's
-// last_used_at, so a busy key costs one UPDATE a minute, not one per request.
-var apiKeyTouches sync.Map // key id → time.Time
-
 // TouchAPIKey records that the key was used now, at most once a minute per
-// process (last used is for people, to the minute).
+// process (last used is for people, to the minute): a busy key costs one
+// UPDATE a minute, not one per request.
 func (db *DB) TouchAPIKey(ctx context.Context, keyID int64) error {
 	now := db.now()
-	if v, ok := apiKeyTouches.Load(keyID); ok && now.Sub(v.(time.Time)) < time.Minute {
+	if v, ok := db.touches.Load(keyID); ok && now.Sub(v.(time.Time)) < time.Minute {
 		return nil
 	}
-	apiKeyTouches.Store(keyID, now)
+	db.touches.Store(keyID, now)
 	err := db.q(ctx).Model(&apiKeyRow{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", keyID, now.Add(-time.Minute)).
 		Update("last_used_at", now).Error
 	if errors.Is(err, context.Canceled) {

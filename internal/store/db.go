@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,7 @@ type DB struct {
 	now     func() time.Time
 	log     *slog.Logger
 	outbox  *outboxHook
+	touches sync.Map // API key id → when this process last stamped its last_used_at (apikeys.go)
 }
 
 // Options tune Open.

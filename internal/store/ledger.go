@@ -652,7 +652,7 @@ func (db *DB) SetFundingMode(ctx context.Context, orgID int64, by orgbase.Access
 				return err
 			}
 		} else {
-			returned, to, err := db.returnBalance(tx, orgID, by, ws, now)
+			returned, to, err := db.returnBalance(tx, orgID, by, ws, "Returned when "+ws.Name+" switched to shared", now)
 			if err != nil {
 				return err
 			}
@@ -672,9 +672,9 @@ func (db *DB) SetFundingMode(ctx context.Context, orgID int64, by orgbase.Access
 }
 
 // returnBalance moves a budget workspace's whole balance to its funding
-// parent, inside the caller's transaction (which holds the tree lock and the
+// parent (a switch to shared, an archive), inside the caller's transaction (which holds the tree lock and the
 // workspace's row), and returns the amount and where it went.
-func (db *DB) returnBalance(tx *gorm.DB, orgID int64, by orgbase.Access, ws *workspaceRow, now time.Time) (orgbase.Credits, string, error) {
+func (db *DB) returnBalance(tx *gorm.DB, orgID int64, by orgbase.Access, ws *workspaceRow, memo string, now time.Time) (orgbase.Credits, string, error) {
 	var own []int64
 	if err := tx.Model(&accountRow{}).Where("org_id = ? AND workspace_id = ?", orgID, ws.ID).Pluck("id", &own).Error; err != nil {
 		return 0, "", err
@@ -705,7 +705,7 @@ func (db *DB) returnBalance(tx *gorm.DB, orgID int64, by orgbase.Access, ws *wor
 	if amount <= 0 {
 		return 0, to.name(), nil
 	}
-	if _, err := move(tx, orgID, creator(by), from, to, amount, orgbase.TransferMove, "Returned when "+ws.Name+" switched to shared", "", now); err != nil {
+	if _, err := move(tx, orgID, creator(by), from, to, amount, orgbase.TransferMove, memo, "", now); err != nil {
 		return 0, "", err
 	}
 	return amount, to.name(), nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -185,6 +186,9 @@ func (db *DB) charge(ctx context.Context, orgID int64, req *orgbase.ChargeReques
 				return &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
 			}
 			return err
+		}
+		if req.Within != 0 && !slices.Contains(orgbase.PathIDs(ws.Path), req.Within) {
+			return &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
 		}
 		if ws.ArchivedAt != nil {
 			return &orgbase.Error{Code: orgbase.ECONFLICT, Message: ws.Name + " is archived.", Fields: map[string]string{"workspace": ws.Name + " is archived."}}

@@ -325,6 +325,8 @@ func (db *DB) MoveWorkspace(ctx context.Context, orgID int64, by orgbase.Access,
 // ArchiveWorkspace archives a workspace without active children. Members
 // whose only access was through a grant on it are given member access to the
 // Primary workspace, so nobody is silently locked out of the organization.
+// A budget workspace's balance returns to its funding parent (a ledger
+// transfer in the same transaction).
 //
 // EFORBIDDEN unless the actor manages its parent (Access.CanArchive).
 func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Access, id int64) (*orgbase.Workspace, error) {
@@ -354,6 +356,20 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 		if active > 0 {
 			return orgbase.Errorf(orgbase.ECONFLICT, "%s has %d active workspace(s) inside it. Archive or move them first.", ws.Name, active)
 		}
+		// SPEC §3: a budget workspace's remaining balance goes back to its
+		// funding parent, in the same transaction (the tree lock and the
+		// workspace's row are held, as for a switch to shared).
+		changes := map[string]Change{"archived_at": {To: now}}
+		if ws.FundingMode == string(orgbase.FundingBudget) {
+			returned, to, err := db.returnBalance(tx, orgID, by, ws, "Returned when "+ws.Name+" was archived", now)
+			if err != nil {
+				return err
+			}
+			if returned > 0 {
+				changes["returned"] = Change{To: returned.String()}
+				changes["returned_to"] = Change{To: to}
+			}
+		}
 		if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id = ?", orgID, ws.ID).Update("archived_at", now).Error; err != nil {
 			return err
 		}
@@ -366,7 +382,6 @@ func (db *DB) ArchiveWorkspace(ctx context.Context, orgID int64, by orgbase.Acce
 		if err != nil {
 			return err
 		}
-		changes := map[string]Change{"archived_at": {To: now}}
 		if len(stranded) > 0 {
 			var root workspaceRow
 			if err := tx.Take(&root, "org_id = ? AND parent_id IS NULL", orgID).Error; err != nil {

@@ -42,6 +42,7 @@ const (
 	wsViewer                  // anyone who can see the target workspace
 	wsManager                 // anyone who manages the target workspace
 	wsParentMgr               // anyone who manages the target workspace's parent (move, archive)
+	apiKey                    // the usage API: a bearer API key, never a session (api_test.go covers keys)
 )
 
 // rule is a route's access and the form it is sent with.
@@ -56,6 +57,10 @@ var routeRules = map[string]rule{
 	"GET /readyz":                          {access: public},
 	"GET /metrics":                         {access: public},
 	"GET /static/*":                        {access: public},
+	"GET /api/openapi.json":                {access: public},
+	"POST /api/v1/usage":                   {access: apiKey},
+	"GET /api/v1/usage":                    {access: apiKey},
+	"GET /api/v1/balance":                  {access: apiKey},
 	"GET /":                                {access: public},
 	"GET /signup":                          {access: guestOnly},
 	"POST /signup":                         {access: guestOnly},
@@ -380,6 +385,8 @@ func expected(a actor, ru rule, own bool) (ok func(int) bool, desc string) {
 	switch ru.access {
 	case public:
 		return func(s int) bool { return s < 500 && s != 403 }, "any non-5xx, non-403"
+	case apiKey:
+		return in(401), "401: a session is not an API key"
 	case guestOnly:
 		if loggedOut {
 			return in(200, 422), "200 or 422"

@@ -55,6 +55,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if isAPIPath(c) {
+		_ = writeAPIError(c, s.apiErrorFromHTTP(err, c))
+		return
+	}
 	status := http.StatusInternalServerError
 	msg := orgbase.ErrorMessage(err)
 	var he *echo.HTTPError
