@@ -33,6 +33,8 @@ Commands:
   ledger check [--json] verify every balance against its transfers (exit 1 on a mismatch)
   credits grant --org SLUG --amount N [--memo TEXT] [--key KEY] [--json]
                         grant credits to an organization's pool
+  apikey create --org SLUG --name NAME [--workspace ID] [--json]
+                        create a workspace API key (default: the Primary) and print it once
 
 Configuration comes from environment variables; see README.md.
 `
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = ledgerCommand(ctx, cfg, rest, stdout)
 	case "credits":
 		err = creditsCommand(ctx, cfg, rest, stdout)
+	case "apikey":
+		err = apikeyCommand(ctx, cfg, rest, stdout)
 	default:
 		fmt.Fprintf(stderr, "orgbase: unknown command %q\n\n%s", cmd, usage)
 		return exitConfig

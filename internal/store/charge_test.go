@@ -238,11 +238,33 @@ func TestChargeFundingAndReplay(t *testing.T) {
 		if after := f.state(); after != before {
 			t.Fatalf("replays changed state:\n%s\n%s", before, after)
 		}
-		// Limits counted every charge, on every workspace of the path and the member.
+		// Nothing is limited here, so no counter was kept (charges under no
+		// limit lock no shared row); a limit set now starts from the month's
+		// use so far, on every level of the path and for the member.
 		ws, _ := db.WorkspaceUsage(f.ctx, f.org.ID, orgbase.Period(time.Now()))
 		ms, _ := db.MemberUsage(f.ctx, f.org.ID, orgbase.Period(time.Now()))
+		if len(ws) != 0 || len(ms) != 0 {
+			t.Fatalf("counters without limits: %v, members %v", ws, ms)
+		}
+		for _, w := range []*orgbase.Workspace{f.root, a, a1, b} {
+			if _, err := db.SetWorkspaceLimit(f.ctx, f.org.ID, f.op, w.ID, ptrCredits(1000*credit)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.SetMemberLimit(f.ctx, f.org.ID, f.op, owner, ptrCredits(11*credit+100)); err != nil {
+			t.Fatal(err)
+		}
+		ws, _ = db.WorkspaceUsage(f.ctx, f.org.ID, orgbase.Period(time.Now()))
+		ms, _ = db.MemberUsage(f.ctx, f.org.ID, orgbase.Period(time.Now()))
 		if ws[f.root.ID] != 11*credit+100 || ws[a.ID] != 3*credit+600 || ws[a1.ID] != 600 || ws[b.ID] != 6*credit || ms[owner] != 11*credit+100 {
 			t.Fatalf("limit usage %v, members %v", ws, ms)
+		}
+		// The member limit started at what they spent: one more milli-credit is refused.
+		one := orgbase.Credits(1)
+		_, err = db.Charge(f.ctx, f.org.ID, orgbase.ChargeRequest{WorkspaceID: b.ID, UserID: owner, Tool: "test.chat", Model: "m2", Units: 1, Credits: &one, IdempotencyKey: "after-limit"})
+		var lr *orgbase.LimitReached
+		if !errors.As(err, &lr) || lr.Scope != orgbase.LimitMember {
+			t.Fatalf("a charge past the new member limit: %v", err)
 		}
 		f.checkConsistent()
 	})
@@ -450,7 +472,7 @@ func TestChargeConcurrentMoneyAndLimits(t *testing.T) {
 			t.Fatalf("events %+v", sums[0])
 		}
 		ws, _ := db.WorkspaceUsage(f.ctx, f.org.ID, orgbase.Period(time.Now()))
-		if ws[b.ID] > 500*credit || ws[f.root.ID] != 1900*credit || ws[a.ID] != 900*credit {
+		if ws[b.ID] > 500*credit || len(ws) != 1 { // B is the only limited workspace, hence the only one counted
 			t.Fatalf("limit usage %v", ws)
 		}
 		var over []int64
@@ -461,3 +483,5 @@ func TestChargeConcurrentMoneyAndLimits(t *testing.T) {
 		f.checkConsistent()
 	})
 }
+
+func ptrCredits(c orgbase.Credits) *orgbase.Credits { return &c }

@@ -38,7 +38,41 @@ type accountRow struct {
 	WorkspaceID *int64
 	Balance     int64
 	CreatedAt   time.Time
+	Shard       int    // usage shards (usageAccountID); 0 for every other account
 	Name        string `gorm:"->;-:migration"` // the workspace's name, read by list queries
+}
+
+// UsageShards is how many usage accounts an organization's charges spread
+// over (by the charged workspace's id): charges of different workspaces
+// then rarely lock the same balance row. Their sum is the usage account.
+const UsageShards = 16
+
+// usageAccountID returns the id of the usage shard a charge of the
+// workspace credits, creating the shard on first use.
+func (db *DB) usageAccountID(tx *gorm.DB, orgID, workspaceID int64) (int64, error) {
+	shard := int(workspaceID % UsageShards)
+	if shard == 0 {
+		return db.findAccountID(tx, orgID, orgbase.SystemAccount(orgbase.AccountUsage))
+	}
+	find := func() ([]int64, error) {
+		var ids []int64
+		err := tx.Model(&accountRow{}).Where("org_id = ? AND kind = ? AND shard = ?", orgID, orgbase.AccountUsage, shard).Pluck("id", &ids).Error
+		return ids, err
+	}
+	ids, err := find()
+	if err == nil && len(ids) == 0 {
+		if err = tx.Exec(`INSERT INTO accounts (org_id, kind, workspace_id, balance, created_at, shard) VALUES (?, ?, NULL, 0, ?, ?)
+			ON CONFLICT DO NOTHING`, orgID, orgbase.AccountUsage, db.now(), shard).Error; err == nil {
+			ids, err = find()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+	}
+	return ids[0], nil
 }
 
 func (accountRow) TableName() string { return "accounts" }
@@ -160,7 +194,7 @@ func (db *DB) findAccountID(tx *gorm.DB, orgID int64, ref orgbase.AccountRef) (i
 				}
 			}
 		case ref.Kind == orgbase.AccountPool || ref.Kind.System():
-			err = tx.Model(&accountRow{}).Where("org_id = ? AND kind = ?", orgID, ref.Kind).Pluck("id", &ids).Error
+			err = tx.Model(&accountRow{}).Where("org_id = ? AND kind = ? AND shard = 0", orgID, ref.Kind).Pluck("id", &ids).Error
 		default:
 			return 0, orgbase.Errorf(orgbase.EINVALID, "Unknown account %q.", string(ref.Kind))
 		}
@@ -543,9 +577,21 @@ func (db *DB) FindAccounts(ctx context.Context, orgID int64) ([]orgbase.Account,
 			return nil, err
 		}
 	}
-	out := make([]orgbase.Account, len(rows))
-	for i, r := range rows {
-		out[i] = r.domain()
+	// The usage shards read as one account (shard 0's, with their sum).
+	out := make([]orgbase.Account, 0, len(rows))
+	usage := -1
+	for _, r := range rows {
+		if r.Kind == string(orgbase.AccountUsage) {
+			if usage >= 0 {
+				out[usage].Balance += orgbase.Credits(r.Balance)
+				if r.Shard == 0 {
+					out[usage].ID = r.ID
+				}
+				continue
+			}
+			usage = len(out)
+		}
+		out = append(out, r.domain())
 	}
 	return out, nil
 }

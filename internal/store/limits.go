@@ -175,6 +175,19 @@ func (db *DB) SetWorkspaceLimit(ctx context.Context, orgID int64, by orgbase.Acc
 					" credits: lower it first, or choose at least that much.")
 			}
 		}
+		if ws.MonthlyLimit == nil && limit != nil {
+			// Charges below kept no counter while there was no limit: wait
+			// for those in flight (they hold their workspace FOR SHARE) and
+			// start the counter from the month's use so far.
+			var ids []int64
+			if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Model(&workspaceRow{}).
+				Where("org_id = ? AND path LIKE ?", orgID, likePrefix(ws.Path)).Order("id").Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+			if err := startCounter(tx, orgID, orgbase.LimitWorkspace, ws.ID, ws.Path, db.now()); err != nil {
+				return err
+			}
+		}
 		if err := tx.Exec("UPDATE workspaces SET monthly_limit = ? WHERE org_id = ? AND id = ?", limitColumn(limit), orgID, ws.ID).Error; err != nil {
 			return err
 		}
@@ -218,6 +231,13 @@ func (db *DB) SetMemberLimit(ctx context.Context, orgID int64, by orgbase.Access
 		if sameLimit(m.MonthlyLimit, limit) {
 			return nil
 		}
+		if m.MonthlyLimit == nil && limit != nil {
+			// The membership row is locked FOR UPDATE above, after the
+			// member's charges in flight (FOR SHARE): count from the month's use.
+			if err := startCounter(tx, orgID, orgbase.LimitMember, userID, "", db.now()); err != nil {
+				return err
+			}
+		}
 		if err := tx.Exec("UPDATE memberships SET monthly_limit = ? WHERE org_id = ? AND user_id = ?", limitColumn(limit), orgID, userID).Error; err != nil {
 			return err
 		}
@@ -254,8 +274,15 @@ func (db *DB) limitUsage(ctx context.Context, orgID int64, scope orgbase.LimitSc
 	if _, err := orgbase.ParsePeriod(period); err != nil {
 		return nil, err
 	}
+	// Only subjects with a limit now have a counter kept current.
 	var rows []limitPeriodRow
-	if err := db.q(ctx).Where("org_id = ? AND scope = ? AND period = ?", orgID, string(scope), period).Find(&rows).Error; err != nil {
+	q := db.q(ctx).Table("limit_periods lp").Select("lp.*").Where("lp.org_id = ? AND lp.scope = ? AND lp.period = ?", orgID, string(scope), period)
+	if scope == orgbase.LimitWorkspace {
+		q = q.Joins("JOIN workspaces w ON w.id = lp.subject_id AND w.org_id = lp.org_id AND w.monthly_limit IS NOT NULL")
+	} else {
+		q = q.Joins("JOIN memberships m ON m.user_id = lp.subject_id AND m.org_id = lp.org_id AND m.monthly_limit IS NOT NULL")
+	}
+	if err := q.Scan(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make(map[int64]orgbase.Credits, len(rows))
@@ -269,11 +296,19 @@ func (db *DB) limitUsage(ctx context.Context, orgID int64, scope orgbase.LimitSc
 
 // reserveLimits counts a charge of amount against the monthly limits, inside
 // the caller's transaction (the charging service's): the counters of this
-// month (orgbase.Period(now)) for every workspace on path (root first, as
-// orgbase.PathIDs returns it) and for the member userID (0 for a charge no
-// member made) are created when missing, locked, and incremented by
-// conditional updates (… AND used + amount <= limit) wherever a limit is
-// set, so concurrent charges can never pass a limit together.
+// month (orgbase.Period(now)) of every workspace on path (root first, as
+// orgbase.PathIDs returns it) that has a limit, and of the member userID (0
+// for a charge no member made) if they have one, are created when missing,
+// locked, and incremented by conditional updates (… AND used + amount <=
+// limit), so concurrent charges can never pass a limit together.
+//
+// Only limited subjects have counters: a charge under no limit locks no
+// counter at all, so charges of one organization do not queue on a shared
+// row (the Primary's counter would otherwise be on every path). A limit set
+// where there was none starts its counter from the month's use so far
+// (SetWorkspaceLimit, SetMemberLimit), after waiting for the charges in
+// flight: they hold the charged workspace's row FOR SHARE and the member's
+// FOR SHARE (taken here), which the limit's change locks FOR UPDATE.
 //
 // A charge that does not fit returns *orgbase.LimitReached naming the first
 // workspace on the path (root first), else the member, whose limit refuses
@@ -311,16 +346,28 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 	var member *membershipRow
 	if userID != 0 {
 		var m membershipRow
-		if err := tx.Select("user_id", "monthly_limit").Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Select("user_id", "monthly_limit").
+			Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
 			return notFound(err, "That person is not a member of this organization.")
 		}
-		member = &m
+		if m.MonthlyLimit != nil {
+			member = &m
+		}
+	}
+	var limited []int64
+	for _, id := range path {
+		if byID[id].MonthlyLimit != nil {
+			limited = append(limited, id)
+		}
+	}
+	if len(limited) == 0 && member == nil {
+		return nil // no limit applies: nothing to count, nothing to lock
 	}
 
 	// Create this month's counters where missing (a concurrent charge may
 	// create the same ones: the primary key turns the second into nothing).
-	rows := make([]limitPeriodRow, 0, len(path)+1)
-	for _, id := range path {
+	rows := make([]limitPeriodRow, 0, len(limited)+1)
+	for _, id := range limited {
 		rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitWorkspace), SubjectID: id, Period: period})
 	}
 	if member != nil {
@@ -333,11 +380,14 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 	// Lock them in the fixed order ('workspace' sorts after 'member').
 	var locked []limitPeriodRow
 	q := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("org_id = ? AND period = ?", orgID, period)
-	if member != nil {
+	switch {
+	case member != nil && len(limited) > 0:
 		q = q.Where("(scope = ? AND subject_id IN ?) OR (scope = ? AND subject_id = ?)",
-			orgbase.LimitWorkspace, path, orgbase.LimitMember, userID)
-	} else {
-		q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitWorkspace, path)
+			orgbase.LimitWorkspace, limited, orgbase.LimitMember, userID)
+	case member != nil:
+		q = q.Where("scope = ? AND subject_id = ?", orgbase.LimitMember, userID)
+	default:
+		q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitWorkspace, limited)
 	}
 	if err := q.Order("scope DESC, subject_id").Find(&locked).Error; err != nil {
 		return err
@@ -367,7 +417,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		res := tx.Exec(sql, args...)
 		return res.RowsAffected == 1, res.Error
 	}
-	for _, id := range path {
+	for _, id := range limited {
 		ws := byID[id]
 		ok, err := count(orgbase.LimitWorkspace, id, ws.MonthlyLimit)
 		if err != nil {
@@ -393,4 +443,31 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		}
 	}
 	return nil
+}
+
+// startCounter sets this month's counter of a subject that gets a limit
+// where it had none to what it spent so far this month, summed from the
+// daily rollups (the whole subtree of the workspace at path, or every
+// charge of the member). The caller holds the locks that keep charges of
+// the subject out until it commits.
+func startCounter(tx *gorm.DB, orgID int64, scope orgbase.LimitScope, subjectID int64, path string, now time.Time) error {
+	period := orgbase.Period(now)
+	start, err := orgbase.ParsePeriod(period)
+	if err != nil {
+		return err
+	}
+	from, to := start.Format(time.DateOnly), start.AddDate(0, 1, 0).Format(time.DateOnly)
+	var used int64
+	q := tx.Table("usage_daily d").Select("COALESCE(SUM(d.credits), 0)").Where("d.org_id = ? AND d.day >= ? AND d.day < ?", orgID, from, to)
+	if scope == orgbase.LimitWorkspace {
+		q = q.Joins("JOIN workspaces w ON w.id = d.workspace_id AND w.org_id = d.org_id").Where("w.path LIKE ?", likePrefix(path))
+	} else {
+		q = q.Where("d.user_id = ?", subjectID)
+	}
+	if err := q.Scan(&used).Error; err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO limit_periods (org_id, scope, subject_id, period, used) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (org_id, scope, subject_id, period) DO UPDATE SET used = excluded.used`,
+		orgID, string(scope), subjectID, period, used).Error
 }

@@ -337,14 +337,15 @@ func TestReserveLimits(t *testing.T) {
 			Period: "2025-06", Limit: 100 * credit, Used: 100 * credit})
 
 		ws, ms := usage(june)
-		want := map[int64]orgbase.Credits{tr.root.ID: 100 * credit, a.ID: 40 * credit, a1.ID: 30 * credit, b.ID: 60 * credit}
+		// Counters exist for limited subjects only: B and the owner have none.
+		want := map[int64]orgbase.Credits{tr.root.ID: 100 * credit, a.ID: 40 * credit, a1.ID: 30 * credit}
 		for id, w := range want {
 			if ws[id] != w {
 				t.Errorf("June usage of %d = %s, want %s (all %v)", id, ws[id], w, ws)
 			}
 		}
-		if len(ms) != 1 || ms[owner] != 40*credit {
-			t.Errorf("June member usage = %v, want the owner's 40", ms)
+		if len(ws) != len(want) || len(ms) != 0 {
+			t.Errorf("June usage = %v, members %v: only limited subjects are counted", ws, ms)
 		}
 
 		// The member limit, in a new month that starts at zero.
@@ -357,7 +358,7 @@ func TestReserveLimits(t *testing.T) {
 		ok(pathA1, owner, 25*credit, july) // the owner has no member limit
 		ws, ms = usage(july)
 		// The refused charge changed nothing (its workspace counters were rolled back).
-		if ws[tr.root.ID] != 30*credit || ws[b.ID] != 5*credit || ws[a1.ID] != 25*credit || ms[ann.ID] != 5*credit || ms[owner] != 25*credit {
+		if ws[tr.root.ID] != 30*credit || ws[b.ID] != 0 || ws[a1.ID] != 25*credit || ms[ann.ID] != 5*credit || len(ms) != 1 {
 			t.Errorf("July usage = %v, members %v", ws, ms)
 		}
 		if ws, _ := usage(june); ws[tr.root.ID] != 100*credit {
@@ -387,10 +388,18 @@ func TestReserveLimitsConcurrent(t *testing.T) {
 		tr := newTree(t, db)
 		w := tr.add(t, tr.root, "Limited")
 		child := tr.add(t, w, "Child")
+		// Generous limits on the Primary and both members, so their
+		// counters are kept (only limited subjects have one) and raced too.
+		tr.setLimit(t, tr.root, limit(1000*credit))
 		tr.setLimit(t, w, limit(25*credit))
 		ann := mustUser(t, db, "ann@example.com")
 		if err := db.AddMember(ctx, tr.org.ID, ann.ID, orgbase.RoleMember); err != nil {
 			t.Fatal(err)
+		}
+		for _, u := range []int64{tr.owner.ID, ann.ID} {
+			if err := db.SetMemberLimit(ctx, tr.org.ID, orgbase.OperatorAccess(tr.org.ID), u, limit(1000*credit)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 		paths := [][]int64{orgbase.PathIDs(w.Path), orgbase.PathIDs(child.Path)}

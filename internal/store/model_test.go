@@ -559,8 +559,17 @@ func (m *ledgerModel) balances() map[string]orgbase.Credits {
 
 func (m *ledgerModel) usedNow() map[string]orgbase.Credits {
 	out := map[string]orgbase.Credits{}
+	// The store counts a month's use only for subjects with a limit (a
+	// limit set mid-month starts from the month's use so far).
+	limited := map[string]bool{}
+	for _, w := range m.ws {
+		limited["ws:"+w.name] = w.limit != nil
+	}
+	for _, u := range m.users {
+		limited["member:"+u.name] = u.limit != nil && u.role != ""
+	}
 	for k, v := range m.used[m.period()] {
-		if v != 0 {
+		if v != 0 && limited[k] {
 			out[k] = v
 		}
 	}

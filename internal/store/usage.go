@@ -30,12 +30,14 @@ import (
 //     FOR UPDATE (lockAccounts);
 //  4. the usage_daily row (only charges touch it, always last).
 //
-// Hot rows: every charge of an organization locks the Primary's counter in
-// limit_periods (every path starts there), so charges of one organization
-// are serialized on it for the rest of their transaction anyway; the usage
-// account (updated on every charge to keep its balance exact) and the pool
-// add no further serialization. Throughput per organization is therefore
-// one charge per commit round trip; organizations do not contend.
+// Hot rows: a charge locks only rows that its own constraints need — the
+// counters of limited workspaces on its path and of a limited member
+// (reserveLimits keeps no counter where there is no limit), its funding
+// account, and one of UsageShards usage accounts chosen by its workspace.
+// Charges of different budget workspaces without a shared limit therefore
+// run in parallel; charges that spend from one balance (the pool for
+// shared workspaces) or count against one limit queue on that row, as they
+// must. Organizations never contend.
 
 type usageEventRow struct {
 	ID             int64
@@ -239,7 +241,7 @@ func (db *DB) charge(ctx context.Context, orgID int64, req *orgbase.ChargeReques
 		if err != nil {
 			return err
 		}
-		usageID, err := db.findAccountID(tx, orgID, orgbase.SystemAccount(orgbase.AccountUsage))
+		usageID, err := db.usageAccountID(tx, orgID, ws.ID)
 		if err != nil {
 			return err
 		}
