@@ -44,7 +44,9 @@ import (
 //	pgbench  pgbench -b tpcb-like -c 32 -j 2 -T <d> (scale 32: one branch
 //	         per client; scale 1 too, where all clients share one branch row)
 //
-// Each phase runs BENCH_SECONDS (default 10) seconds. Run it:
+// Each phase runs BENCH_SECONDS (default 10) seconds; BENCH_PHASES=a,b runs
+// only those (spread, shared, hot, batch, pgbench); BENCH_LOG=1 prints the
+// server's error logs. Run it:
 //
 //	TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test ./bench/ -run '^$' -bench ChargeAPI -benchtime=1x -timeout 30m
@@ -82,8 +84,12 @@ func BenchmarkChargeAPI(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler),
-		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db})
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("BENCH_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger,
+		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +104,9 @@ func BenchmarkChargeAPI(b *testing.B) {
 			return 1, post(hc, srv.URL, key, body, 1)
 		}
 	}
-	anyOf := func(ids []int64) func(r *rand.Rand) int64 { return func(r *rand.Rand) int64 { return ids[r.IntN(len(ids))] } }
+	anyOf := func(ids []int64) func(r *rand.Rand) int64 {
+		return func(r *rand.Rand) int64 { return ids[r.IntN(len(ids))] }
+	}
 	one := func(id int64) func(r *rand.Rand) int64 { return func(*rand.Rand) int64 { return id } }
 	batch := func(r *rand.Rand) (int, error) {
 		var sb strings.Builder
@@ -114,7 +122,11 @@ func BenchmarkChargeAPI(b *testing.B) {
 	}
 
 	results := map[string]float64{}
+	only := os.Getenv("BENCH_PHASES") // e.g. "batch,hot"; empty runs all
 	phase := func(name string, n int, fn func(r *rand.Rand) (int, error)) {
+		if only != "" && !strings.Contains(","+only+",", ","+name+",") {
+			return
+		}
 		rate, err := load(n, dur, fn)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
@@ -123,6 +135,9 @@ func BenchmarkChargeAPI(b *testing.B) {
 		fmt.Printf("# %-8s %8.0f /s  (%d clients, %s)\n", name, rate, n, dur)
 	}
 	pg := func(scale int) {
+		if only != "" && !strings.Contains(","+only+",", ",pgbench,") {
+			return
+		}
 		tps, err := pgbench(b, scale, clients, secs)
 		if err != nil {
 			b.Fatalf("pgbench: %v", err)
@@ -130,12 +145,13 @@ func BenchmarkChargeAPI(b *testing.B) {
 		results[fmt.Sprintf("pgbench-s%d", scale)] = tps
 		fmt.Printf("# pgbench tpcb-like scale %d: %8.0f tps (%d clients, %ds)\n", scale, tps, clients, secs)
 	}
+	// pgbench first, while the app's pool holds no connections.
 	pg(32)
+	pg(1)
 	phase("spread", clients, single(key, anyOf(wss)))
 	phase("shared", clients, single(keyShared, anyOf(wssShared)))
 	phase("hot", clients, single(key, one(wss[0])))
 	phase("batch", 4, batch)
-	pg(1)
 	ratio := func(a, b string) float64 { return results[a] / results[b] }
 	fmt.Printf("# ratios: spread/pgbench-s32 %.2f, shared/pgbench-s32 %.2f, hot/pgbench-s32 %.2f; spread/pgbench-s1 %.2f, hot/pgbench-s1 %.2f; batch %.0f events/s\n",
 		ratio("spread", "pgbench-s32"), ratio("shared", "pgbench-s32"), ratio("hot", "pgbench-s32"), ratio("spread", "pgbench-s1"), ratio("hot", "pgbench-s1"), results["batch"])

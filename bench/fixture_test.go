@@ -112,7 +112,7 @@ func newWorld(tb testing.TB, dialect string, specs ...orgSpec) *world {
 	}
 	// Production logs one line per request; the benchmark discards them.
 	h, err := web.NewServer(web.Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler),
-		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db})
+		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db})
 	if err != nil {
 		tb.Fatalf("web.NewServer: %v", err)
 	}

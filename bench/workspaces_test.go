@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orgbase/orgbase/internal/dbtest"
+	"github.com/orgbase/orgbase/internal/orgbase"
 	"github.com/orgbase/orgbase/internal/store"
 )
 
@@ -105,8 +106,9 @@ func BenchmarkWorkspacesTab(b *testing.B) {
 
 // pageQueries makes the store calls the owner's Workspaces tab makes
 // after the session and user lookups: the organization and membership, the
-// tree, the grants, the members, the organization switcher and the tree
-// again for the workspace switcher.
+// tree, the grants, the members, this month's limit use and the period's
+// usage by category (the limit and usage columns), the organization
+// switcher and the tree again for the workspace switcher.
 func pageQueries(ctx context.Context, db *store.DB, slug string, userID int64) error {
 	org, _, err := db.FindOrgForMember(ctx, slug, userID)
 	if err != nil {
@@ -119,6 +121,14 @@ func pageQueries(ctx context.Context, db *store.DB, slug string, userID int64) e
 		return err
 	}
 	if _, err := db.FindMembers(ctx, org.ID); err != nil {
+		return err
+	}
+	now := db.Now()
+	if _, err := db.WorkspaceUsage(ctx, org.ID, orgbase.Period(now)); err != nil {
+		return err
+	}
+	period := orgbase.ResolveUsagePeriod("", now)
+	if _, err := db.WorkspaceUsageByCategory(ctx, org.ID, period.From, period.To); err != nil {
 		return err
 	}
 	if _, err := db.FindOrgsForUser(ctx, userID); err != nil {

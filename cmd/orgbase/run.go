@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if !cfg.Dev() {
 		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
 	}
-	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db})
+	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db})
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ var auditLabels = map[string]string{
 	"organization.logo_remove": "Removed logo",
 	"organization.delete":      "Scheduled deletion",
 	"organization.restore":     "Restored organization",
+	"organization.alerts":      "Changed alert levels",
 	"workspace.create":         "Created workspace",
 	"workspace.update":         "Edited workspace",
 	"workspace.move":           "Moved workspace",

@@ -110,6 +110,13 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/workspaces/:ws/credits":             {access: wsManager, form: url.Values{"amount": {"1"}}},
 	"POST /orgs/:org/workspaces/:ws/funding":             {access: wsParentMgr, form: url.Values{"mode": {"bogus"}}},
 	"POST /orgs/:org/funding":                            {access: orgAdmin, form: url.Values{"mode": {"bogus"}}},
+	"GET /orgs/:org/workspaces/:ws/limit":                {access: wsParentMgr},
+	"POST /orgs/:org/workspaces/:ws/limit":               {access: wsParentMgr, form: url.Values{"monthly_limit": {"bogus"}}},
+	"POST /orgs/:org/workspaces/:ws/keys":                {access: wsManager, form: url.Values{"name": {""}}},
+	"GET /orgs/:org/workspaces/:ws/keys/:key/revoke":     {access: wsManager, also: []int{404}}, // :key is no key of the workspace
+	"POST /orgs/:org/workspaces/:ws/keys/:key/revoke":    {access: wsManager, also: []int{404}},
+	"GET /orgs/:org/members/:user/limit":                 {access: orgAdmin},
+	"POST /orgs/:org/members/:user/limit":                {access: orgAdmin, form: url.Values{"monthly_limit": {"bogus"}}},
 	"POST /orgs/:org/workspaces/:ws/grants/:user/delete": {access: wsManager},
 	"GET /orgs/:org/access":                              {access: orgAdmin},
 	"GET /invites/:token":                                {access: public},
@@ -130,6 +137,10 @@ var routeRules = map[string]rule{
 	"GET /orgs/:org/audit":                               {access: orgAdmin},
 	"GET /orgs/:org/audit.csv":                           {access: orgAdmin},
 	"GET /orgs/:org/prices":                              {access: orgBilling},
+	"GET /orgs/:org/notifications":                       {access: orgMember},
+	"GET /orgs/:org/notifications/menu":                  {access: orgMember},
+	"POST /orgs/:org/notifications/read":                 {access: orgMember},
+	"POST /orgs/:org/notifications/settings":             {access: orgAdmin, form: url.Values{"thresholds": {"bogus"}}},
 }
 
 // actor is one kind of caller.

@@ -222,6 +222,7 @@ func (s *Server) handleCreditsMove(c echo.Context) error {
 	if t.Replayed {
 		msg = "Already done: " + t.Amount.String() + " credits moved from " + fromName + " to " + toName + "."
 	}
+	s.alertSoon(sc.Org.ID) // a top-up or a move changes balance alerts (alerts.go)
 	return s.afterTreeChange(c, msg)
 }
 
@@ -258,6 +259,7 @@ func (s *Server) handleFundingMode(c echo.Context) error {
 			msg = updated.Name + " now shares the credits above it; its " + before.String() + " credits went back."
 		}
 	}
+	s.alertSoon(sc.Org.ID)
 	return s.afterTreeChange(c, msg)
 }
 
@@ -302,6 +304,7 @@ func (s *Server) handleOrgFunding(c echo.Context) error {
 	if choice == "budgets" {
 		msg = "Every top-level workspace now has its own budget. Use Credits to fund them."
 	}
+	s.alertSoon(sc.Org.ID)
 	return s.afterTreeChange(c, msg)
 }
 

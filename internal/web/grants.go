@@ -113,6 +113,9 @@ func (s *Server) handleWorkspaceShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.homeExtras(c, ws, &m); err != nil { // limit card and API keys (apikeys.go)
+		return err
+	}
 	return s.renderPage(c, http.StatusOK, ws.Name, "workspaces", func(sh layout.Shell) templ.Component { return workspaces.Home(sh, m) })
 }
 

@@ -90,7 +90,7 @@ func newEnv(t *testing.T, dialect string) *env {
 		t.Fatalf("config.Load: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Now: clk.Now})
+	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db, Now: clk.Now})
 	if err != nil {
 		t.Fatalf("web.NewServer: %v", err)
 	}

@@ -32,6 +32,10 @@ type MemberStore interface {
 	SetMemberStatus(ctx context.Context, orgID int64, by orgbase.Access, userID int64, status string) error
 	RemoveMember(ctx context.Context, orgID int64, by orgbase.Access, userID int64, self bool) error
 	FindLastSeen(ctx context.Context, orgID int64) (map[int64]time.Time, error)
+	// Monthly member limits (limits.go).
+	SetMemberLimit(ctx context.Context, orgID int64, by orgbase.Access, userID int64, limit *orgbase.Credits) error
+	MemberUsage(ctx context.Context, orgID int64, period string) (map[int64]orgbase.Credits, error)
+	MemberUsageByCategory(ctx context.Context, orgID int64, from, to string) (map[int64]map[orgbase.Category]orgbase.Credits, error)
 }
 
 const membersPerPage = 25
@@ -113,8 +117,9 @@ func (s *Server) membersModel(c echo.Context) (members.Model, error) {
 	return m, nil
 }
 
-// memberRows loads every member with grants and last activity, in four
-// queries whatever the organization's size.
+// memberRows loads every member with grants, last activity and, for those
+// with a monthly limit, this month's spending against it, in five queries
+// whatever the organization's size.
 func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
 	sc := orgOf(c)
 	ctx := c.Request().Context()
@@ -134,6 +139,11 @@ func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	period := orgbase.Period(s.now())
+	used, err := s.members.MemberUsage(ctx, sc.Org.ID, period)
+	if err != nil {
+		return nil, err
+	}
 	names := map[int64]string{}
 	for _, w := range all {
 		names[w.ID] = w.Name
@@ -143,8 +153,11 @@ func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
 		byUser[g.UserID] = append(byUser[g.UserID], members.GrantView{Name: names[g.WorkspaceID], Role: g.Role})
 	}
 	rows := make([]members.Row, 0, len(list))
+	month := orgbase.PeriodLabel(period)
 	for _, mem := range list {
-		rows = append(rows, s.memberRow(sc, mem, byUser[mem.UserID], seen))
+		r := s.memberRow(sc, mem, byUser[mem.UserID], seen)
+		r.Used, r.Month = used[mem.UserID], month
+		rows = append(rows, r)
 	}
 	return rows, nil
 }
@@ -153,6 +166,7 @@ func (s *Server) memberRow(sc *scope, mem orgbase.Member, grants []members.Grant
 	target := &orgbase.Membership{OrgID: sc.Org.ID, UserID: mem.UserID, Role: mem.Role, Status: mem.Status}
 	r := members.Row{Member: mem, Grants: grants, Self: mem.UserID == sc.Membership.UserID}
 	r.CanAct = !r.Self && orgbase.CanActOnMember(sc.Membership, target)
+	r.CanLimit = sc.Access.CanSetMemberLimit(target)
 	if t, ok := seen[mem.UserID]; ok {
 		r.LastActive = &t
 	}

@@ -62,7 +62,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	user.GET("/orgs/new", s.handleOrgNew)
 	user.POST("/orgs/new", s.handleOrgCreate)
 
-	org := user.Group("/orgs/:org", s.orgScope)
+	org := user.Group("/orgs/:org", s.orgScope, s.withBell) // withBell: the top bar's unread count (notifications.go)
 	org.GET("", s.handleOrgShow)
 	org.GET("/logo", s.handleOrgLogoShow)
 	org.GET("/settings", s.handleOrgSettingsShow, requireCan(orgbase.ActionOrgEditProfile))
@@ -88,6 +88,11 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.GET("/workspaces/:ws/credits", s.handleCreditsNew)
 	org.POST("/workspaces/:ws/credits", s.handleCreditsMove)
 	org.POST("/workspaces/:ws/funding", s.handleFundingMode)
+	org.GET("/workspaces/:ws/limit", s.handleWorkspaceLimitEdit)
+	org.POST("/workspaces/:ws/limit", s.handleWorkspaceLimitUpdate)
+	org.POST("/workspaces/:ws/keys", s.handleAPIKeyCreate)
+	org.GET("/workspaces/:ws/keys/:key/revoke", s.handleAPIKeyRevokeNew)
+	org.POST("/workspaces/:ws/keys/:key/revoke", s.handleAPIKeyRevoke)
 	org.POST("/funding", s.handleOrgFunding)
 	org.POST("/workspaces/:ws/grants", s.handleGrantCreate)
 	org.POST("/workspaces/:ws/grants/:user/delete", s.handleGrantDelete)
@@ -96,6 +101,11 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.GET("/audit", s.handleAuditIndex, requireCan(orgbase.ActionAuditView))
 	org.GET("/audit.csv", s.handleAuditExport, requireCan(orgbase.ActionAuditView))
 	org.GET("/prices", s.handlePriceIndex, requireCan(orgbase.ActionPricesView))
+	// Notifications: each member's own; alert levels for owners and admins.
+	org.GET("/notifications", s.handleNotificationIndex)
+	org.GET("/notifications/menu", s.handleNotificationMenu)
+	org.POST("/notifications/read", s.handleNotificationRead)
+	org.POST("/notifications/settings", s.handleAlertSettingsUpdate, requireCan(orgbase.ActionOrgEditProfile))
 
 	// Members and invitations (owners and admins; the store checks again
 	// that admins never act on owners and that the last owner stays).
@@ -109,6 +119,8 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/members/:user/suspend", s.handleMemberSuspend, manage)
 	org.POST("/members/:user/restore", s.handleMemberRestore, manage)
 	org.POST("/members/:user/remove", s.handleMemberRemove, manage)
+	org.GET("/members/:user/limit", s.handleMemberLimitEdit, manage)
+	org.POST("/members/:user/limit", s.handleMemberLimitUpdate, manage)
 	org.POST("/leave", s.handleOrgLeave)
 
 	if s.cfg.DevMailbox() {

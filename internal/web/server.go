@@ -90,6 +90,7 @@ type Deps struct {
 	Workspaces WorkspaceStore
 	Members    MemberStore
 	API        APIStore         // the usage API (api.go)
+	Alerts     AlertStore       // alerts and notifications (alerts.go)
 	Now        func() time.Time // defaults to time.Now
 }
 
@@ -103,6 +104,8 @@ type Server struct {
 	workspaces WorkspaceStore
 	members    MemberStore
 	api        APIStore
+	alerts     AlertStore
+	alertQueue alertQueue // coalesces alert checks (alerts.go)
 	mailbox    MailStore
 	health     Health
 	composer   *mail.Composer
@@ -116,7 +119,7 @@ type Server struct {
 // NewServer builds the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
-		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil {
+		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil || d.Alerts == nil {
 		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
 	}
 	now := d.Now
@@ -125,9 +128,10 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, alerts: d.Alerts, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
+	d.Alerts.SetAlertMailer(s.alertMail)
 	keys := d.Config.SessionKeys
 	s.sessions = newSessionStore(d.Sessions, keys, d.Config.SecureCookies(), d.Config.SessionIdle, d.Config.SessionMax, now)
 	e := echo.New()

@@ -39,6 +39,14 @@ type WorkspaceStore interface {
 	Transfer(ctx context.Context, orgID int64, by orgbase.Access, from, to orgbase.AccountRef, amount orgbase.Credits,
 		kind orgbase.TransferKind, memo, idempotencyKey string) (*orgbase.Transfer, error)
 	SetFundingMode(ctx context.Context, orgID int64, by orgbase.Access, workspaceID int64, mode orgbase.FundingMode) (*orgbase.Workspace, error)
+	// Monthly limits and usage (limits.go).
+	SetWorkspaceLimit(ctx context.Context, orgID int64, by orgbase.Access, workspaceID int64, limit *orgbase.Credits) (*orgbase.Workspace, error)
+	WorkspaceUsage(ctx context.Context, orgID int64, period string) (map[int64]orgbase.Credits, error)
+	WorkspaceUsageByCategory(ctx context.Context, orgID int64, from, to string) (map[int64]map[orgbase.Category]orgbase.Credits, error)
+	// API keys (apikeys.go).
+	CreateAPIKey(ctx context.Context, orgID int64, by orgbase.Access, workspaceID int64, name string) (*orgbase.APIKey, string, error)
+	FindAPIKeys(ctx context.Context, orgID, workspaceID int64) ([]*orgbase.APIKey, error)
+	RevokeAPIKey(ctx context.Context, orgID int64, by orgbase.Access, workspaceID, keyID int64) (*orgbase.APIKey, error)
 }
 
 // maxDepth is how deep the tree may grow below Primary.
@@ -63,9 +71,10 @@ func (s *Server) workspaceParam(c echo.Context) (*orgbase.Workspace, error) {
 	return ws, nil
 }
 
-// treeModel loads what the Workspaces tab shows, in a constant number of
-// queries whatever the size of the tree.
-func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel, error) {
+// treeModel loads what the Workspaces tab shows, with the usage columns
+// for the period named by periodKey, in a constant number of queries
+// whatever the size of the tree.
+func (s *Server) treeModel(c echo.Context, archived bool, periodKey string) (workspaces.TreeModel, error) {
 	ctx := c.Request().Context()
 	sc := orgOf(c)
 	all, err := s.orgWorkspaces(c, archived)
@@ -90,14 +99,20 @@ func (s *Server) treeModel(c echo.Context, archived bool) (workspaces.TreeModel,
 	if err != nil {
 		return workspaces.TreeModel{}, err
 	}
+	use, err := s.usage(c, periodKey)
+	if err != nil {
+		return workspaces.TreeModel{}, err
+	}
 	counts := memberCounts(visible, grants, members)
 	roots := workspaces.BuildTree(visible, func(*orgbase.Workspace) bool { return true }, func(n *workspaces.Node) {
 		n.Members = counts[n.WS.ID]
 		n.CanManage = sc.Access.CanManage(n.WS.Path)
 		n.CanArchive = sc.Access.CanArchive(n.WS, n.WS.ParentPath())
 		decorateCredits(sc.Access, n, bal)
+		use.decorate(sc.Access, n)
 	})
-	m := workspaces.TreeModel{Roots: roots, Archived: archived, Total: len(all), CanOrgFunding: sc.Access.SeesAll()}
+	m := workspaces.TreeModel{Roots: roots, Archived: archived, Total: len(all), CanOrgFunding: sc.Access.SeesAll(),
+		Period: use.period, Month: use.month}
 	if m.CanOrgFunding {
 		active, err := s.orgWorkspaces(c, false)
 		if err != nil {
@@ -165,7 +180,7 @@ func (s *Server) renderTree(c echo.Context, status int, m workspaces.TreeModel, 
 }
 
 func (s *Server) handleWorkspaceIndex(c echo.Context) error {
-	m, err := s.treeModel(c, c.QueryParam("archived") == "1")
+	m, err := s.treeModel(c, c.QueryParam("archived") == "1", c.QueryParam("period"))
 	if err != nil {
 		return err
 	}
@@ -260,7 +275,7 @@ func (s *Server) afterTreeChange(c echo.Context, msg string) error {
 		}
 		return s.redirect(c, refererPath(c, "/orgs/"+orgOf(c).Org.Slug+"/workspaces"))
 	}
-	m, err := s.treeModel(c, cur.Query().Get("archived") == "1")
+	m, err := s.treeModel(c, cur.Query().Get("archived") == "1", cur.Query().Get("period"))
 	if err != nil {
 		return err
 	}
@@ -315,8 +330,13 @@ func (s *Server) nodeFor(c echo.Context, ws *orgbase.Workspace) (*workspaces.Nod
 	if err != nil {
 		return nil, err
 	}
+	use, err := s.usage(c, periodKeyOf(c))
+	if err != nil {
+		return nil, err
+	}
 	n := &workspaces.Node{WS: ws, Members: counts[ws.ID], CanManage: sc.Access.CanManage(ws.Path), CanArchive: sc.Access.CanArchive(ws, ws.ParentPath())}
 	decorateCredits(sc.Access, n, bal)
+	use.decorate(sc.Access, n)
 	for _, w := range all {
 		if w.ParentID != nil && *w.ParentID == ws.ID {
 			n.Children = append(n.Children, &workspaces.Node{WS: w})

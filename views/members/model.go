@@ -20,6 +20,11 @@ type Row struct {
 	Self       bool
 	Flash      bool
 	Error      string
+	// This month's spending against the monthly member limit
+	// (Member.MonthlyLimit, nil for none); only kept for members with a limit.
+	Used     orgbase.Credits
+	Month    string // "June 2025"
+	CanLimit bool   // set or clear the member limit
 }
 
 // GrantView is a workspace access shown in a row.
@@ -71,4 +76,14 @@ type InviteForm struct {
 	Fields     map[string]string
 	Problems   []string // per-address problems, as sentences
 	Error      string
+}
+
+// LimitForm is the monthly member limit dialog.
+type LimitForm struct {
+	Member orgbase.Member
+	Value  string          // the amount field, as typed (or the current limit)
+	Used   orgbase.Credits // spent this month in the organization
+	Month  string          // "June 2025"
+	Fields map[string]string
+	Error  string
 }

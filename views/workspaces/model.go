@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/orgbase/orgbase/internal/orgbase"
 )
@@ -24,6 +25,25 @@ type Node struct {
 	Shared     bool
 	CanCredits bool // open Manage credits (it has a balance and the viewer manages it)
 	CanFunding bool // switch between shared and budget
+	// Limits and usage: the monthly limit (nil for none) and what the
+	// workspace (with everything below it) spent this month against it;
+	// what it used in the tab's period, by category.
+	Limit       *orgbase.Credits
+	LimitUsed   orgbase.Credits
+	CanLimit    bool // set or clear the limit (the viewer manages its parent)
+	ImageSpeech orgbase.Credits
+	Chatbot     orgbase.Credits
+}
+
+// Total is what the workspace used in the period, all categories.
+func (n *Node) Total() orgbase.Credits { return n.ImageSpeech + n.Chatbot }
+
+// LimitState is "near" (from 80 % of the limit), "reached" (from 100 %) or "".
+func (n *Node) LimitState() string {
+	if n.Limit == nil {
+		return ""
+	}
+	return orgbase.LimitUse(n.LimitUsed, *n.Limit)
 }
 
 // ID is the stable DOM id of the node's row.
@@ -38,6 +58,10 @@ type TreeModel struct {
 	// The organization-wide funding shortcut (owners and admins).
 	CanOrgFunding bool
 	OrgMode       string // "shared" (all shared), "budgets" (every top-level workspace in budget mode) or "" (neither)
+	// Period is the range of the usage columns; Month names this month
+	// (the limits' period), e.g. "June 2025".
+	Period orgbase.UsagePeriod
+	Month  string
 }
 
 // BuildTree arranges the visible workspaces into a forest: a node whose
@@ -105,6 +129,53 @@ type HomeModel struct {
 	SeesRoot   bool             // the viewer can see the Primary workspace (so the level means something to them)
 	Grantable  []orgbase.Member // members who can be granted access here
 	GrantError string
+	// The monthly limit card: the limit (nil for none), this month's use
+	// of the workspace with everything below it, and whether the viewer may
+	// change the limit.
+	Limit     *orgbase.Credits
+	LimitUsed orgbase.Credits
+	CanLimit  bool
+	Month     string // "June 2025"
+	// API keys (managers, admins, owners only: CanKeys).
+	Keys CreateKeyModel
+}
+
+// CreateKeyModel is the API keys section of a workspace's home page: the
+// keys, the create form, and a just-created key's secret (shown once).
+type CreateKeyModel struct {
+	CanKeys bool
+	List    []*orgbase.APIKey
+	Name    string            // the create form's name, kept after a refusal
+	Fields  map[string]string // field messages of the create form
+	Error   string
+	New     *NewKey   // the key just created, with its secret; nil otherwise
+	APIURL  string    // the usage endpoint, for the example
+	Now     time.Time // for "last used 3 min ago"
+}
+
+// NewKey is a key just created: its secret is shown this once.
+type NewKey struct {
+	Key    *orgbase.APIKey
+	Secret string
+}
+
+// RevokeKeyModel is the confirmation dialog of a key's revocation.
+type RevokeKeyModel struct {
+	WS  *orgbase.Workspace
+	Key *orgbase.APIKey
+}
+
+// LimitModel is the monthly limit dialog of a workspace.
+type LimitModel struct {
+	WS        *orgbase.Workspace
+	Value     string           // the amount field, as typed (or the current limit)
+	Current   *orgbase.Credits // the limit now, nil for none
+	Used      orgbase.Credits  // spent this month, the workspace with everything below it
+	Month     string           // "June 2025"
+	AboveName string           // the nearest workspace above with a limit ("" for none)
+	Above     orgbase.Credits  // its limit
+	Fields    map[string]string
+	Error     string
 }
 
 // MoveModel is the move dialog: the workspace and the parents it may go under.
