@@ -4,7 +4,7 @@ BIN     := bin/orgbase
 PKGS    := ./...
 TESTFLAGS ?=
 
-.PHONY: run build test check generate assets css vendor fmt vet lint clean
+.PHONY: run build test check generate assets css vendor fmt vet lint clean bench bench-charges bench-overspend fuzz
 
 ## run: build and start the server on the embedded SQLite default with demo data
 run: build
@@ -19,6 +19,20 @@ build:
 ## (TESTFLAGS=-v shows each test; CI uses it)
 test:
 	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+
+## bench-charges: charges/s through the HTTP API beside pgbench tpcb-like (needs TEST_DATABASE_URL, pgbench)
+bench-charges:
+	$(GO) test ./bench/ -run '^$$' -bench ChargeAPI -benchtime=1x -timeout 30m
+
+## bench-overspend: the no-overspend test at full size: 10,000 charges, 300 clients, 3 instances
+bench-overspend:
+	OVERSPEND_CHARGES=10000 OVERSPEND_CLIENTS=300 $(GO) test ./cmd/orgbase/ -run TestNoOverspend -count=1 -v -timeout 30m
+
+## fuzz: run the fuzz targets for a while each (FUZZTIME=30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/web/ -run '^$$' -fuzz FuzzDecodeUsage -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/orgbase/ -run '^$$' -fuzz FuzzParseCredits -fuzztime $(FUZZTIME)
 
 ## generate: regenerate templ components
 generate:

@@ -20,12 +20,12 @@ import (
 // chargeFixture is a tree with a seeded test catalog.
 type chargeFixture struct {
 	*tree
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	op  orgbase.Access
 }
 
-func newChargeFixture(t *testing.T, db *store.DB) *chargeFixture {
+func newChargeFixture(t testing.TB, db *store.DB) *chargeFixture {
 	t.Helper()
 	ctx := context.Background()
 	_, err := db.SeedCatalog(ctx, []catalog.Entry{

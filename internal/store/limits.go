@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -322,17 +323,30 @@ func (db *DB) limitUsage(ctx context.Context, orgID int64, scope orgbase.LimitSc
 // when a workspace moves), so two charges always take their common locks in
 // the same order. Call it before locking any account.
 func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount orgbase.Credits, now time.Time) error {
+	plan, err := lockLimits(tx, orgID, path, userID, amount, now)
+	if err != nil {
+		return err
+	}
+	return plan.apply(tx)
+}
+
+// lockLimits is reserveLimits' first half: it creates and locks the
+// counters and decides, writing nothing but missing zero counters; the
+// returned plan (nil when no limit applies) counts the charge. The charging
+// service locks the accounts and checks the balance in between, so a
+// refused charge writes nothing.
+func lockLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount orgbase.Credits, now time.Time) (*limitPlan, error) {
 	if amount < 0 || amount > orgbase.MaxCredits {
-		return orgbase.Errorf(orgbase.EINVALID, "The amount must be between zero and %s credits.", orgbase.MaxCredits)
+		return nil, orgbase.Errorf(orgbase.EINVALID, "The amount must be between zero and %s credits.", orgbase.MaxCredits)
 	}
 	if len(path) == 0 {
-		return orgbase.Errorf(orgbase.EINVALID, "Name the workspace to charge.")
+		return nil, orgbase.Errorf(orgbase.EINVALID, "Name the workspace to charge.")
 	}
 	period := orgbase.Period(now)
 
 	var wss []workspaceRow
 	if err := tx.Select("id", "name", "monthly_limit").Where("org_id = ? AND id IN ?", orgID, path).Find(&wss).Error; err != nil {
-		return err
+		return nil, err
 	}
 	byID := make(map[int64]*workspaceRow, len(wss))
 	for i := range wss {
@@ -340,7 +354,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 	}
 	for _, id := range path {
 		if byID[id] == nil {
-			return orgbase.Errorf(orgbase.ENOTFOUND, "Workspace not found.")
+			return nil, orgbase.Errorf(orgbase.ENOTFOUND, "Workspace not found.")
 		}
 	}
 	var member *membershipRow
@@ -348,7 +362,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		var m membershipRow
 		if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Select("user_id", "monthly_limit").
 			Take(&m, "org_id = ? AND user_id = ?", orgID, userID).Error; err != nil {
-			return notFound(err, "That person is not a member of this organization.")
+			return nil, notFound(err, "That person is not a member of this organization.")
 		}
 		if m.MonthlyLimit != nil {
 			member = &m
@@ -361,7 +375,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		}
 	}
 	if len(limited) == 0 && member == nil {
-		return nil // no limit applies: nothing to count, nothing to lock
+		return nil, nil // no limit applies: nothing to count, nothing to lock
 	}
 
 	// Create this month's counters where missing (a concurrent charge may
@@ -374,7 +388,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitMember), SubjectID: userID, Period: period})
 	}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-		return err
+		return nil, err
 	}
 
 	// Lock them in the fixed order ('workspace' sorts after 'member').
@@ -390,7 +404,7 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitWorkspace, limited)
 	}
 	if err := q.Order("scope DESC, subject_id").Find(&locked).Error; err != nil {
-		return err
+		return nil, err
 	}
 	used := make(map[orgbase.LimitScope]map[int64]int64, 2)
 	for _, r := range locked {
@@ -401,45 +415,64 @@ func reserveLimits(tx *gorm.DB, orgID int64, path []int64, userID int64, amount 
 		used[s][r.SubjectID] = r.Used
 	}
 
-	// Then count the charge, root first. Where there is a limit, the
-	// conditional update is what decides; Fits (the same rule) only
-	// explains a refusal.
-	count := func(scope orgbase.LimitScope, id int64, limit *int64) (bool, error) {
-		sql := "UPDATE limit_periods SET used = used + ? WHERE org_id = ? AND scope = ? AND subject_id = ? AND period = ?"
-		args := []any{int64(amount), orgID, string(scope), id, period}
-		if limit != nil {
-			if !orgbase.Fits(orgbase.Credits(used[scope][id]), amount, orgbase.Credits(*limit)) {
-				return false, nil
-			}
-			sql += " AND used + ? <= ?"
-			args = append(args, int64(amount), *limit)
-		}
-		res := tx.Exec(sql, args...)
-		return res.RowsAffected == 1, res.Error
-	}
+	// Decide first, root first, on the locked values (exact: nobody else
+	// can change them until we commit), so a refusal writes nothing.
 	for _, id := range limited {
 		ws := byID[id]
-		ok, err := count(orgbase.LimitWorkspace, id, ws.MonthlyLimit)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &orgbase.LimitReached{Scope: orgbase.LimitWorkspace, WorkspaceID: id, WorkspaceName: ws.Name, Period: period,
+		if !orgbase.Fits(orgbase.Credits(used[orgbase.LimitWorkspace][id]), amount, orgbase.Credits(*ws.MonthlyLimit)) {
+			return nil, &orgbase.LimitReached{Scope: orgbase.LimitWorkspace, WorkspaceID: id, WorkspaceName: ws.Name, Period: period,
 				Limit: orgbase.Credits(*ws.MonthlyLimit), Used: orgbase.Credits(used[orgbase.LimitWorkspace][id]), Amount: amount}
 		}
 	}
-	if member != nil {
-		ok, err := count(orgbase.LimitMember, userID, member.MonthlyLimit)
+	if member != nil && !orgbase.Fits(orgbase.Credits(used[orgbase.LimitMember][userID]), amount, orgbase.Credits(*member.MonthlyLimit)) {
+		name, err := userLabel(tx, userID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !ok {
-			name, err := userLabel(tx, userID)
-			if err != nil {
-				return err
-			}
-			return &orgbase.LimitReached{Scope: orgbase.LimitMember, UserID: userID, MemberName: name, Period: period,
-				Limit: orgbase.Credits(*member.MonthlyLimit), Used: orgbase.Credits(used[orgbase.LimitMember][userID]), Amount: amount}
+		return nil, &orgbase.LimitReached{Scope: orgbase.LimitMember, UserID: userID, MemberName: name, Period: period,
+			Limit: orgbase.Credits(*member.MonthlyLimit), Used: orgbase.Credits(used[orgbase.LimitMember][userID]), Amount: amount}
+	}
+	plan := &limitPlan{orgID: orgID, period: period, amount: amount}
+	for _, id := range limited {
+		plan.counts = append(plan.counts, limitCount{orgbase.LimitWorkspace, id, *byID[id].MonthlyLimit})
+	}
+	if member != nil {
+		plan.counts = append(plan.counts, limitCount{orgbase.LimitMember, userID, *member.MonthlyLimit})
+	}
+	return plan, nil
+}
+
+// limitPlan is a charge that fits its limits, with the counters locked:
+// apply counts it.
+type limitPlan struct {
+	orgID  int64
+	period string
+	amount orgbase.Credits
+	counts []limitCount
+}
+
+type limitCount struct {
+	scope orgbase.LimitScope
+	id    int64
+	limit int64
+}
+
+// apply increments the locked counters. The conditional update (… AND
+// used + amount <= limit) guards the database's side of the rule; it
+// cannot refuse what lockLimits accepted under the same locks, so a
+// refusal here is a bug, reported as an internal error.
+func (p *limitPlan) apply(tx *gorm.DB) error {
+	if p == nil {
+		return nil
+	}
+	for _, c := range p.counts {
+		res := tx.Exec("UPDATE limit_periods SET used = used + ? WHERE org_id = ? AND scope = ? AND subject_id = ? AND period = ? AND used + ? <= ?",
+			int64(p.amount), p.orgID, string(c.scope), c.id, p.period, int64(p.amount), c.limit)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("limit counter %s %d changed under its lock", c.scope, c.id)
 		}
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"github.com/orgbase/orgbase/internal/store"
 )
 
-func mustUser(t *testing.T, db *store.DB, email string) *orgbase.User {
+func mustUser(t testing.TB, db *store.DB, email string) *orgbase.User {
 	t.Helper()
 	u, err := db.CreateUser(context.Background(), email, "Ann Example", "hash", store.NewToken{
 		Hash: "verify-" + email, ExpiresAt: db.Now().Add(time.Hour),

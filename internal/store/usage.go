@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -173,132 +176,356 @@ func (db *DB) charge(ctx context.Context, orgID int64, req *orgbase.ChargeReques
 	now := db.now()
 	var out *orgbase.ChargeResult
 	err := db.tx(ctx, func(tx *gorm.DB) error {
-		// (a) Idempotency first.
-		res, found, err := chargeReplay(tx, orgID, req.IdempotencyKey, hash)
-		if found || err != nil {
-			out = res
-			return err
-		}
-
-		// (b) The workspace, shared-locked so it cannot be archived or
-		// switch funding mode under the charge, and the member.
-		var ws workspaceRow
-		if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Take(&ws, "org_id = ? AND id = ?", orgID, req.WorkspaceID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
-			}
-			return err
-		}
-		if req.Within != 0 && !slices.Contains(orgbase.PathIDs(ws.Path), req.Within) {
-			return &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
-		}
-		if ws.ArchivedAt != nil {
-			return &orgbase.Error{Code: orgbase.ECONFLICT, Message: ws.Name + " is archived.", Fields: map[string]string{"workspace": ws.Name + " is archived."}}
-		}
-		var m membershipRow
-		if err := tx.Take(&m, "org_id = ? AND user_id = ?", orgID, req.UserID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				msg := "That person is not a member of this organization."
-				return &orgbase.Error{Code: orgbase.ENOTFOUND, Message: msg, Fields: map[string]string{"user": msg}}
-			}
-			return err
-		}
-		access := orgbase.Access{Membership: m.domain()}
-		if access.Active() && !access.SeesAll() {
-			if access.Grants, err = findGrants(tx, "g.org_id = ? AND g.user_id = ? AND w.archived_at IS NULL", orgID, m.UserID); err != nil {
-				return err
-			}
-		}
-		if !access.CanView(ws.Path) {
-			msg := "This member has no access to " + ws.Name + "."
-			if !access.Active() {
-				msg = "This member is not active in the organization."
-			}
-			return &orgbase.Error{Code: orgbase.EFORBIDDEN, Message: msg, Fields: map[string]string{"user": msg}}
-		}
-
-		// (c) The price.
-		price, err := findPrice(tx, req.Tool, req.Model)
-		if err != nil {
-			if orgbase.ErrorCode(err) == orgbase.ENOTFOUND {
-				msg := orgbase.ErrorMessage(err)
-				return &orgbase.Error{Code: orgbase.EINVALID, Message: msg, Fields: map[string]string{"tool": msg}}
-			}
-			return err
-		}
-		amount, err := req.Price(price.CreditsPerUnit)
-		if err != nil {
-			return err
-		}
-
-		// (d) Limits, before any account.
-		if err := reserveLimits(tx, orgID, orgbase.PathIDs(ws.Path), req.UserID, amount, now); err != nil {
-			return err
-		}
-
-		// (e) The funding and usage accounts, locked by ascending id.
-		fundID, err := db.fundingAccountID(tx, orgID, ws.Path)
-		if err != nil {
-			return err
-		}
-		usageID, err := db.usageAccountID(tx, orgID, ws.ID)
-		if err != nil {
-			return err
-		}
-		ends, err := lockAccounts(tx, orgID, fundID, usageID)
-		if err != nil {
-			return err
-		}
-		from, to := ends[fundID], ends[usageID]
-		// A budget ancestor switched or archived between finding and locking
-		// its account: start over with the account that funds us now.
-		if from.usable() != nil {
-			return errFundingMoved
-		}
-		if again, err := db.fundingAccountID(tx, orgID, ws.Path); err != nil {
-			return err
-		} else if again != fundID {
-			return errFundingMoved
-		}
-		short := func() error {
-			wsID := int64(0)
-			if from.ws != nil {
-				wsID = from.ws.ID
-			}
-			return &orgbase.InsufficientCredits{AccountID: from.acct.ID, AccountName: from.name(), WorkspaceID: wsID,
-				Balance: orgbase.Credits(from.acct.Balance), Amount: amount}
-		}
-		if from.acct.Balance < int64(amount) {
-			return short()
-		}
-		// (f) The transfer (move's debit is the conditional update), the
-		// event and the rollup.
-		actor := req.UserID
-		t, err := move(tx, orgID, &actor, from, to, amount, orgbase.TransferUsage, req.Tool+" "+req.Model, "", now)
-		if err != nil {
-			if orgbase.ErrorCode(err) == orgbase.EINVALID && orgbase.ErrorFields(err)["amount"] != "" {
-				return short()
-			}
-			return err
-		}
-		ev := usageEventRow{OrgID: orgID, WorkspaceID: ws.ID, UserID: req.UserID, Tool: req.Tool, Model: req.Model, Units: req.Units,
-			Credits: int64(amount), Category: string(price.Category), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
-			BalanceAfter: from.acct.Balance, Metadata: req.MetadataJSON(), TransferID: &t.ID, CreatedAt: now}
-		if err := tx.Create(&ev).Error; err != nil {
-			if isUniqueViolation(err) {
-				return errKeyRace // (g) a concurrent duplicate won
-			}
-			return err
-		}
-		if err := tx.Exec(`INSERT INTO usage_daily (org_id, workspace_id, user_id, category, tool, day, credits, events)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 1)
-			ON CONFLICT (org_id, workspace_id, user_id, category, tool, day)
-			DO UPDATE SET credits = usage_daily.credits + excluded.credits, events = usage_daily.events + 1`,
-			orgID, ws.ID, req.UserID, ev.Category, ev.Tool, now.UTC().Format(time.DateOnly), ev.Credits).Error; err != nil {
-			return err
-		}
-		out = ev.result()
-		return nil
+		res, err := db.chargeTx(tx, orgID, req, hash, now)
+		out = res
+		return err
 	})
 	return out, err
+}
+
+// chargeTx is one charge inside the caller's transaction (Charge's own, or
+// ChargeBatch's, shared by all its events). Refusals are decided before
+// anything is written; any error leaves the caller to roll back.
+func (db *DB) chargeTx(tx *gorm.DB, orgID int64, req *orgbase.ChargeRequest, hash string, now time.Time) (*orgbase.ChargeResult, error) {
+	// (a) Idempotency first.
+	res, found, err := chargeReplay(tx, orgID, req.IdempotencyKey, hash)
+	if found || err != nil {
+		return res, err
+	}
+
+	// (b) The workspace, shared-locked so it cannot be archived or
+	// switch funding mode under the charge, and the member.
+	var ws workspaceRow
+	if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Take(&ws, "org_id = ? AND id = ?", orgID, req.WorkspaceID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
+		}
+		return nil, err
+	}
+	if req.Within != 0 && !slices.Contains(orgbase.PathIDs(ws.Path), req.Within) {
+		return nil, &orgbase.Error{Code: orgbase.ENOTFOUND, Message: "Workspace not found.", Fields: map[string]string{"workspace": "Workspace not found."}}
+	}
+	if ws.ArchivedAt != nil {
+		return nil, &orgbase.Error{Code: orgbase.ECONFLICT, Message: ws.Name + " is archived.", Fields: map[string]string{"workspace": ws.Name + " is archived."}}
+	}
+	var m membershipRow
+	if err := tx.Take(&m, "org_id = ? AND user_id = ?", orgID, req.UserID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			msg := "That person is not a member of this organization."
+			return nil, &orgbase.Error{Code: orgbase.ENOTFOUND, Message: msg, Fields: map[string]string{"user": msg}}
+		}
+		return nil, err
+	}
+	access := orgbase.Access{Membership: m.domain()}
+	if access.Active() && !access.SeesAll() {
+		if access.Grants, err = findGrants(tx, "g.org_id = ? AND g.user_id = ? AND w.archived_at IS NULL", orgID, m.UserID); err != nil {
+			return nil, err
+		}
+	}
+	if !access.CanView(ws.Path) {
+		msg := "This member has no access to " + ws.Name + "."
+		if !access.Active() {
+			msg = "This member is not active in the organization."
+		}
+		return nil, &orgbase.Error{Code: orgbase.EFORBIDDEN, Message: msg, Fields: map[string]string{"user": msg}}
+	}
+
+	// (c) The price.
+	price, err := findPrice(tx, req.Tool, req.Model)
+	if err != nil {
+		if orgbase.ErrorCode(err) == orgbase.ENOTFOUND {
+			msg := orgbase.ErrorMessage(err)
+			return nil, &orgbase.Error{Code: orgbase.EINVALID, Message: msg, Fields: map[string]string{"tool": msg}}
+		}
+		return nil, err
+	}
+	amount, err := req.Price(price.CreditsPerUnit)
+	if err != nil {
+		return nil, err
+	}
+
+	// (d) Limits, before any account: locked and decided, counted below
+	// once the balance is known to suffice (a refusal writes nothing).
+	plan, err := lockLimits(tx, orgID, orgbase.PathIDs(ws.Path), req.UserID, amount, now)
+	if err != nil {
+		return nil, err
+	}
+
+	// (e) The funding and usage accounts, locked by ascending id.
+	fundID, err := db.fundingAccountID(tx, orgID, ws.Path)
+	if err != nil {
+		return nil, err
+	}
+	usageID, err := db.usageAccountID(tx, orgID, ws.ID)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := lockAccounts(tx, orgID, fundID, usageID)
+	if err != nil {
+		return nil, err
+	}
+	from, to := ends[fundID], ends[usageID]
+	// A budget ancestor switched or archived between finding and locking
+	// its account: start over with the account that funds us now.
+	if from.usable() != nil {
+		return nil, errFundingMoved
+	}
+	if again, err := db.fundingAccountID(tx, orgID, ws.Path); err != nil {
+		return nil, err
+	} else if again != fundID {
+		return nil, errFundingMoved
+	}
+	short := func() error {
+		wsID := int64(0)
+		if from.ws != nil {
+			wsID = from.ws.ID
+		}
+		return &orgbase.InsufficientCredits{AccountID: from.acct.ID, AccountName: from.name(), WorkspaceID: wsID,
+			Balance: orgbase.Credits(from.acct.Balance), Amount: amount}
+	}
+	if from.acct.Balance < int64(amount) {
+		return nil, short()
+	}
+	// (f) Everything is decided: the counters, the transfer (move's debit
+	// is the conditional update), the event and the rollup. Under the locks
+	// held, none of these can refuse; if one did, it is a bug, and the error
+	// (not a refusal) rolls the whole transaction back.
+	if err := plan.apply(tx); err != nil {
+		return nil, err
+	}
+	actor := req.UserID
+	t, err := move(tx, orgID, &actor, from, to, amount, orgbase.TransferUsage, req.Tool+" "+req.Model, "", now)
+	if err != nil {
+		if isRefusal(err) {
+			return nil, fmt.Errorf("the debit of a checked balance was refused: %s", orgbase.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	ev := usageEventRow{OrgID: orgID, WorkspaceID: ws.ID, UserID: req.UserID, Tool: req.Tool, Model: req.Model, Units: req.Units,
+		Credits: int64(amount), Category: string(price.Category), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
+		BalanceAfter: from.acct.Balance, Metadata: req.MetadataJSON(), TransferID: &t.ID, CreatedAt: now}
+	if err := tx.Create(&ev).Error; err != nil {
+		if isUniqueViolation(err) {
+			return nil, errKeyRace // (g) a concurrent duplicate won
+		}
+		return nil, err
+	}
+	if err := tx.Exec(`INSERT INTO usage_daily (org_id, workspace_id, user_id, category, tool, day, credits, events)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (org_id, workspace_id, user_id, category, tool, day)
+		DO UPDATE SET credits = usage_daily.credits + excluded.credits, events = usage_daily.events + 1`,
+		orgID, ws.ID, req.UserID, ev.Category, ev.Tool, now.UTC().Format(time.DateOnly), ev.Credits).Error; err != nil {
+		return nil, err
+	}
+	return ev.result(), nil
+}
+
+// ChargeOutcome is one event's answer in a batch: its result, or the
+// refusal (an *orgbase.Error family error, as Charge returns).
+type ChargeOutcome struct {
+	Result *orgbase.ChargeResult
+	Err    error
+}
+
+// maxBatchAttempts bounds the retries of a whole batch that the database
+// aborted (a deadlock it broke, an idempotency key a concurrent request
+// took first).
+const maxBatchAttempts = 5
+
+// ChargeBatch charges events in order, each accepted or refused on its own
+// exactly as Charge would, in one transaction: the batch pays one commit
+// instead of one per event. A database failure returns an error and
+// nothing of the batch is written (clients retry with the same idempotency
+// keys).
+//
+// Refusals are decided before anything is written (chargeTx), so events
+// need no savepoints: a refused event leaves no trace. Before the first
+// event, lockBatch takes every lock the batch needs in the charging lock
+// order (workspaces, members, counters, accounts by id), so batches and
+// single charges do not deadlock on each other's rows; should the database
+// still abort the batch (a funding account that changed under it, a key a
+// concurrent request committed first), it is retried from the start.
+func (db *DB) ChargeBatch(ctx context.Context, orgID int64, reqs []orgbase.ChargeRequest) ([]ChargeOutcome, error) {
+	hashes := make([]string, len(reqs))
+	invalid := make([]error, len(reqs))
+	for i := range reqs {
+		if err := reqs[i].Validate(); err != nil {
+			invalid[i] = err
+			continue
+		}
+		hashes[i] = reqs[i].Hash()
+	}
+	var out []ChargeOutcome
+	var err error
+	for range maxBatchAttempts {
+		out = make([]ChargeOutcome, len(reqs))
+		now := db.now()
+		err = db.tx(ctx, func(tx *gorm.DB) error {
+			if err := db.lockBatch(tx, orgID, reqs, invalid, now); err != nil {
+				return err
+			}
+			for i := range reqs {
+				if invalid[i] != nil {
+					out[i].Err = invalid[i]
+					continue
+				}
+				res, err := db.chargeInBatch(tx, orgID, &reqs[i], hashes[i], now)
+				if err != nil && !isRefusal(err) {
+					return err
+				}
+				out[i] = ChargeOutcome{Result: res, Err: err}
+			}
+			return nil
+		})
+		if !isDeadlock(err) && !errors.Is(err, errKeyRace) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// chargeInBatch runs one event of a batch, starting over when its funding
+// account changed between finding and locking it.
+func (db *DB) chargeInBatch(tx *gorm.DB, orgID int64, req *orgbase.ChargeRequest, hash string, now time.Time) (*orgbase.ChargeResult, error) {
+	for range 3 {
+		res, err := db.chargeTx(tx, orgID, req, hash, now)
+		if !errors.Is(err, errFundingMoved) {
+			return res, err
+		}
+	}
+	return nil, errFundingMoved
+}
+
+// isRefusal reports whether err is a charge's refusal (a domain error the
+// caller reports) rather than a failure of the database.
+func isRefusal(err error) bool {
+	code := orgbase.ErrorCode(err)
+	return code != "" && code != orgbase.EINTERNAL
+}
+
+// isDeadlock reports whether PostgreSQL aborted the transaction to break a
+// deadlock (or a serialization failure): retrying it is safe.
+func isDeadlock(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+// lockBatch locks, in the charging lock order, every row the batch's
+// events will lock one by one: the charged workspaces (FOR SHARE, by id),
+// the members (FOR SHARE), the counters of every limited workspace on
+// their paths and of the limited members (created when missing; FOR
+// UPDATE, in lockLimits' order), then the funding accounts and usage shards
+// (FOR UPDATE, by id). The events then find their locks held. Rows it
+// cannot name (unknown workspaces, non-members) are left to the events,
+// which refuse them.
+func (db *DB) lockBatch(tx *gorm.DB, orgID int64, reqs []orgbase.ChargeRequest, invalid []error, now time.Time) error {
+	wsSet, userSet := map[int64]bool{}, map[int64]bool{}
+	for i, r := range reqs {
+		if invalid[i] == nil {
+			wsSet[r.WorkspaceID] = true
+			userSet[r.UserID] = true
+		}
+	}
+	if len(wsSet) == 0 {
+		return nil
+	}
+	var wss []workspaceRow
+	if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Select("id", "path").
+		Where("org_id = ? AND id IN ?", orgID, slices.Sorted(maps.Keys(wsSet))).Order("id").Find(&wss).Error; err != nil {
+		return err
+	}
+	pathSet := map[int64]bool{}
+	for _, w := range wss {
+		for _, id := range orgbase.PathIDs(w.Path) {
+			pathSet[id] = true
+		}
+	}
+	if len(pathSet) == 0 {
+		return nil
+	}
+	pathIDs := slices.Sorted(maps.Keys(pathSet))
+	users := slices.Sorted(maps.Keys(userSet))
+	var limitedWS []int64
+	if err := tx.Model(&workspaceRow{}).Where("org_id = ? AND id IN ? AND monthly_limit IS NOT NULL", orgID, pathIDs).
+		Order("id").Pluck("id", &limitedWS).Error; err != nil {
+		return err
+	}
+	var members []membershipRow
+	if err := tx.Clauses(clause.Locking{Strength: "SHARE"}).Where("org_id = ? AND user_id IN ?", orgID, users).
+		Order("user_id").Find(&members).Error; err != nil {
+		return err
+	}
+	var limitedUsers []int64
+	for _, m := range members {
+		if m.MonthlyLimit != nil {
+			limitedUsers = append(limitedUsers, m.UserID)
+		}
+	}
+	if len(limitedWS)+len(limitedUsers) > 0 {
+		period := orgbase.Period(now)
+		rows := make([]limitPeriodRow, 0, len(limitedWS)+len(limitedUsers))
+		for _, id := range limitedWS {
+			rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitWorkspace), SubjectID: id, Period: period})
+		}
+		for _, id := range limitedUsers {
+			rows = append(rows, limitPeriodRow{OrgID: orgID, Scope: string(orgbase.LimitMember), SubjectID: id, Period: period})
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return err
+		}
+		q := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("org_id = ? AND period = ?", orgID, period)
+		switch {
+		case len(limitedWS) > 0 && len(limitedUsers) > 0:
+			q = q.Where("(scope = ? AND subject_id IN ?) OR (scope = ? AND subject_id IN ?)", orgbase.LimitWorkspace, limitedWS, orgbase.LimitMember, limitedUsers)
+		case len(limitedWS) > 0:
+			q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitWorkspace, limitedWS)
+		default:
+			q = q.Where("scope = ? AND subject_id IN ?", orgbase.LimitMember, limitedUsers)
+		}
+		if err := q.Order("scope DESC, subject_id").Find(&[]limitPeriodRow{}).Error; err != nil {
+			return err
+		}
+	}
+	// The accounts: each workspace's funding account (its nearest budget
+	// ancestor's, else the pool) and its usage shard.
+	var funds []struct {
+		ID          int64
+		WorkspaceID int64
+	}
+	if err := tx.Table("accounts a").Select("a.id, a.workspace_id").Joins("JOIN workspaces w ON w.id = a.workspace_id").
+		Where("a.org_id = ? AND a.workspace_id IN ? AND (w.parent_id IS NULL OR w.funding_mode = ?)", orgID, pathIDs, orgbase.FundingBudget).
+		Scan(&funds).Error; err != nil {
+		return err
+	}
+	fundOf := make(map[int64]int64, len(funds))
+	for _, f := range funds {
+		fundOf[f.WorkspaceID] = f.ID
+	}
+	accts := map[int64]bool{}
+	shards := map[int64]bool{}
+	for _, w := range wss {
+		ids := orgbase.PathIDs(w.Path)
+		for k := len(ids) - 1; k >= 0; k-- {
+			if id, ok := fundOf[ids[k]]; ok {
+				accts[id] = true
+				break
+			}
+		}
+		shards[w.ID%UsageShards] = true
+	}
+	for shard := range shards {
+		id, err := db.usageAccountID(tx, orgID, shard) // a shard number is its own shard
+		if err != nil {
+			return err
+		}
+		accts[id] = true
+	}
+	if len(accts) == 0 {
+		return nil
+	}
+	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("org_id = ? AND id IN ?", orgID, slices.Sorted(maps.Keys(accts))).
+		Order("id").Find(&[]accountRow{}).Error
 }

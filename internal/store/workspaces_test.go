@@ -18,7 +18,7 @@ type tree struct {
 	root  *orgbase.Workspace
 }
 
-func newTree(t *testing.T, db *store.DB) *tree {
+func newTree(t testing.TB, db *store.DB) *tree {
 	t.Helper()
 	ctx := context.Background()
 	owner := mustUser(t, db, "owner@example.com")

@@ -28,6 +28,7 @@ type APIStore interface {
 	AuthenticateAPIKey(ctx context.Context, secret string) (*store.APIKeyAuth, error)
 	TouchAPIKey(ctx context.Context, keyID int64) error
 	Charge(ctx context.Context, orgID int64, req orgbase.ChargeRequest) (*orgbase.ChargeResult, error)
+	ChargeBatch(ctx context.Context, orgID int64, reqs []orgbase.ChargeRequest) ([]store.ChargeOutcome, error)
 	FindMemberIDsByEmail(ctx context.Context, orgID int64, emails []string) (map[string]int64, error)
 	FindWorkspaceByID(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error)
 	WorkspaceBalanceReport(ctx context.Context, orgID, workspaceID int64) (*store.Balance, error)
@@ -227,7 +228,8 @@ func (s *Server) handleAPIUsageCreate(c echo.Context) error {
 		return err
 	}
 	results := make([]apiBatchItem, len(events))
-	accepted := 0
+	reqs := make([]orgbase.ChargeRequest, 0, len(events))
+	at := make([]int, 0, len(events)) // reqs[k] is events[at[k]]
 	for i, ev := range events {
 		results[i].Index = i
 		uid, ok := users[ev.User]
@@ -239,20 +241,40 @@ func (s *Server) handleAPIUsageCreate(c echo.Context) error {
 		if wsID == 0 {
 			wsID = auth.Workspace.ID
 		}
-		req := orgbase.ChargeRequest{WorkspaceID: wsID, UserID: uid, Tool: ev.Tool, Model: ev.Model, Units: ev.Units,
-			Credits: ev.Credits, IdempotencyKey: ev.IdempotencyKey, Metadata: ev.Metadata, Within: auth.Workspace.ID}
-		res, err := s.api.Charge(ctx, auth.OrgID, req)
-		if err != nil {
-			ae := chargeError(err)
+		reqs = append(reqs, orgbase.ChargeRequest{WorkspaceID: wsID, UserID: uid, Tool: ev.Tool, Model: ev.Model, Units: ev.Units,
+			Credits: ev.Credits, IdempotencyKey: ev.IdempotencyKey, Metadata: ev.Metadata, Within: auth.Workspace.ID})
+		at = append(at, i)
+	}
+	// One event: its own transaction. A batch: one transaction for all
+	// (store.ChargeBatch), each event still accepted or refused on its own.
+	var outcomes []store.ChargeOutcome
+	switch {
+	case len(reqs) == 1 && !batch:
+		res, err := s.api.Charge(ctx, auth.OrgID, reqs[0])
+		outcomes = []store.ChargeOutcome{{Result: res, Err: err}}
+	case len(reqs) > 0:
+		if outcomes, err = s.api.ChargeBatch(ctx, auth.OrgID, reqs); err != nil {
+			return err // a database failure: 500, nothing of the batch was written
+		}
+	}
+	accepted := 0
+	for k, o := range outcomes {
+		i := at[k]
+		if o.Err != nil {
+			ae := chargeError(o.Err)
 			if ae == nil {
-				return err // a database failure: 500, nothing of this event was written
+				return o.Err // a database failure: 500, nothing of this event was written
 			}
 			results[i].Error = ae
 			continue
 		}
 		accepted++
-		results[i].apiEventResult = &apiEventResult{Status: "accepted", EventID: res.EventID, Workspace: wsID,
+		res := o.Result
+		results[i].apiEventResult = &apiEventResult{Status: "accepted", EventID: res.EventID, Workspace: reqs[k].WorkspaceID,
 			Credits: res.Charged, BalanceLeft: res.BalanceLeft, Replayed: res.Replayed}
+	}
+	if accepted > 0 {
+		s.alertSoon(auth.OrgID) // thresholds of limits and balances (debounced, in the background)
 	}
 	for i := range results {
 		results[i].Status = "accepted"
