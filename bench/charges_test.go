@@ -40,7 +40,9 @@ import (
 //	shared   the same, the 1,000 workspaces in shared mode (all spend from
 //	         the organization pool: one balance, hence one hot row)
 //	hot      every charge on one workspace (the hot-row case)
-//	batch    POST /api/v1/usage with 1,000 events per request, 4 clients
+//	batch    POST /api/v1/usage with 1,000 events per request, 4 clients,
+//	         each event to a random one of the 1,000 workspaces
+//	batch-own the same, each client's batches all on one workspace of its own
 //	pgbench  pgbench -b tpcb-like -c 32 -j 2 -T <d> (scale 32: one branch
 //	         per client; scale 1 too, where all clients share one branch row)
 //
@@ -108,18 +110,25 @@ func BenchmarkChargeAPI(b *testing.B) {
 		return func(r *rand.Rand) int64 { return ids[r.IntN(len(ids))] }
 	}
 	one := func(id int64) func(r *rand.Rand) int64 { return func(*rand.Rand) int64 { return id } }
-	batch := func(r *rand.Rand) (int, error) {
-		var sb strings.Builder
-		sb.WriteString(`{"events":[`)
-		for i := range 1000 {
-			if i > 0 {
-				sb.WriteByte(',')
+	batchOf := func(pick func(r *rand.Rand) int64) func(r *rand.Rand) (int, error) {
+		return func(r *rand.Rand) (int, error) {
+			var sb strings.Builder
+			sb.WriteString(`{"events":[`)
+			for i := range 1000 {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				fmt.Fprintf(&sb, `{"idempotency_key":"b-%d","user":"bot@bench.test","workspace":"%d","tool":"bench.tool","model":"m","units":1}`, seq.Add(1), pick(r))
 			}
-			fmt.Fprintf(&sb, `{"idempotency_key":"b-%d","user":"bot@bench.test","workspace":"%d","tool":"bench.tool","model":"m","units":1}`, seq.Add(1), wss[r.IntN(len(wss))])
+			sb.WriteString("]}")
+			return 1000, post(hc, srv.URL, key, sb.String(), 1000)
 		}
-		sb.WriteString("]}")
-		return 1000, post(hc, srv.URL, key, sb.String(), 1000)
 	}
+	// batch: every batch spread over all 1,000 workspaces, so concurrent
+	// batches share most of their funding accounts (and usage shards) and
+	// run one after the other; batch-own: each client's batches charge one
+	// workspace of its own (a tool reporting for its workspace), so they
+	// share nothing but one usage shard in sixteen.
 
 	results := map[string]float64{}
 	only := os.Getenv("BENCH_PHASES") // e.g. "batch,hot"; empty runs all
@@ -151,10 +160,18 @@ func BenchmarkChargeAPI(b *testing.B) {
 	phase("spread", clients, single(key, anyOf(wss)))
 	phase("shared", clients, single(keyShared, anyOf(wssShared)))
 	phase("hot", clients, single(key, one(wss[0])))
-	phase("batch", 4, batch)
+	phase("batch", 4, batchOf(anyOf(wss)))
+	ownWS := make(chan int64, 4)
+	for i := range 4 {
+		ownWS <- wss[i*7] // ids 7 apart: different usage shards
+	}
+	phase("batch-own", 4, func(r *rand.Rand) (int, error) {
+		// Each goroutine takes a workspace of its own on its first call.
+		return batchOwnFor(r, ownWS, batchOf)
+	})
 	ratio := func(a, b string) float64 { return results[a] / results[b] }
-	fmt.Printf("# ratios: spread/pgbench-s32 %.2f, shared/pgbench-s32 %.2f, hot/pgbench-s32 %.2f; spread/pgbench-s1 %.2f, hot/pgbench-s1 %.2f; batch %.0f events/s\n",
-		ratio("spread", "pgbench-s32"), ratio("shared", "pgbench-s32"), ratio("hot", "pgbench-s32"), ratio("spread", "pgbench-s1"), ratio("hot", "pgbench-s1"), results["batch"])
+	fmt.Printf("# ratios: spread/pgbench-s32 %.2f, shared/pgbench-s32 %.2f, hot/pgbench-s32 %.2f; spread/pgbench-s1 %.2f, hot/pgbench-s1 %.2f; batch %.0f events/s, batch-own %.0f events/s\n",
+		ratio("spread", "pgbench-s32"), ratio("shared", "pgbench-s32"), ratio("hot", "pgbench-s32"), ratio("spread", "pgbench-s1"), ratio("hot", "pgbench-s1"), results["batch"], results["batch-own"])
 	for k, v := range results {
 		b.ReportMetric(v, k+"/s")
 	}
@@ -330,4 +347,17 @@ func pgbench(b *testing.B, scale, clients, secs int) (float64, error) {
 		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
 	}
 	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// batchOwnFor gives each load goroutine (identified by its *rand.Rand) one
+// workspace from ws for all its batches.
+var ownOf sync.Map // *rand.Rand → func(*rand.Rand) (int, error)
+
+func batchOwnFor(r *rand.Rand, ws chan int64, batchOf func(func(*rand.Rand) int64) func(*rand.Rand) (int, error)) (int, error) {
+	fn, ok := ownOf.Load(r)
+	if !ok {
+		id := <-ws
+		fn, _ = ownOf.LoadOrStore(r, batchOf(func(*rand.Rand) int64 { return id }))
+	}
+	return fn.(func(*rand.Rand) (int, error))(r)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +23,8 @@ import (
 
 // TestNoOverspend is the issue's "no overspend, ever": three app instances
 // started through run share one PostgreSQL; many concurrent clients fire
-// one-credit charges through the usage API, round-robin over the instances,
+// one-credit charges through the usage API (single events, and batches of
+// ten from every fourth client), round-robin over the instances,
 // at a four-level tree with a budget and limits sized so that about a third
 // must be refused. Afterwards the accepted count must equal what the money
 // and limits allowed, nothing is negative or past a limit, the credits
@@ -172,52 +174,93 @@ func TestNoOverspend(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 60 * time.Second}
 	start := time.Now()
 	var wg sync.WaitGroup
+	// Every fourth client sends batches of up to 10 events (one transaction
+	// each, all locks up front); the others single events.
+	post := func(w, i int, body string) (int, map[string]any, bool) {
+		for attempt := 0; ; attempt++ {
+			srv := servers[(i+attempt+w)%len(servers)]
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/usage", bytes.NewBufferString(body))
+			req.Header.Set("Authorization", "Bearer "+created.Key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				if attempt < 5 {
+					continue // a retry with the same idempotency keys is safe
+				}
+				t.Errorf("charge %d: %v", i, err)
+				return 0, nil, false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var res map[string]any
+			_ = json.Unmarshal(b, &res)
+			if resp.StatusCode >= 500 {
+				t.Errorf("charge %d: %d %s", i, resp.StatusCode, b)
+				return 0, nil, false
+			}
+			return resp.StatusCode, res, true
+		}
+	}
+	count := func(i, status int, errObj any) {
+		switch status {
+		case 200:
+			accepted.Add(1)
+		case 402:
+			refused.Add(1)
+			e, _ := errObj.(map[string]any)
+			mu.Lock()
+			codes[fmt.Sprint(e["code"])]++
+			mu.Unlock()
+		default:
+			t.Errorf("charge %d: status %d %v", i, status, errObj)
+		}
+	}
+	event := func(i int) string {
+		ch := demand[i]
+		return fmt.Sprintf(`{"idempotency_key":"load-%d","user":%q,"workspace":"%d","tool":"chat.completion","model":"gpt-4.1-nano","credits":"1"}`, i, ch.user, ch.ws.ID)
+	}
 	for w := range clients {
 		wg.Go(func() {
+			size := 1
+			if w%4 == 3 {
+				size = 10
+			}
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
+				first := int(next.Add(int64(size))) - size
+				if first >= n {
 					return
 				}
-				ch := demand[i]
-				body := fmt.Sprintf(`{"idempotency_key":"load-%d","user":%q,"workspace":"%d","tool":"chat.completion","model":"gpt-4.1-nano","credits":"1"}`, i, ch.user, ch.ws.ID)
-				var status int
-				var res map[string]any
-				for attempt := 0; ; attempt++ {
-					srv := servers[(i+attempt+w)%len(servers)]
-					req, _ := http.NewRequest("POST", srv.URL+"/api/v1/usage", bytes.NewBufferString(body))
-					req.Header.Set("Authorization", "Bearer "+created.Key)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := hc.Do(req)
-					if err != nil {
-						if attempt < 5 {
-							continue // a retry with the same idempotency key is safe
-						}
-						t.Errorf("charge %d: %v", i, err)
+				last := min(first+size, n)
+				if size == 1 {
+					status, res, ok := post(w, first, event(first))
+					if !ok {
 						return
 					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					status = resp.StatusCode
-					res = nil
-					_ = json.Unmarshal(b, &res)
-					if status >= 500 {
-						t.Errorf("charge %d: %d %s", i, status, b)
-						return
-					}
-					break
+					count(first, status, res["error"])
+					continue
 				}
-				switch status {
-				case 200:
-					accepted.Add(1)
-				case 402:
-					refused.Add(1)
-					e, _ := res["error"].(map[string]any)
-					mu.Lock()
-					codes[fmt.Sprint(e["code"])]++
-					mu.Unlock()
-				default:
-					t.Errorf("charge %d: status %d %v", i, status, res)
+				parts := make([]string, 0, last-first)
+				for i := first; i < last; i++ {
+					parts = append(parts, event(i))
+				}
+				status, res, ok := post(w, first, `{"events":[`+strings.Join(parts, ",")+`]}`)
+				if !ok {
+					return
+				}
+				items, _ := res["results"].([]any)
+				if status != 200 || len(items) != last-first {
+					t.Errorf("batch at %d: %d %v", first, status, res)
+					return
+				}
+				for k, it := range items {
+					item, _ := it.(map[string]any)
+					st := 402
+					if item["status"] == "accepted" {
+						st = 200
+					} else if e, _ := item["error"].(map[string]any); e["code"] != "insufficient_credits" && e["code"] != "limit_reached" {
+						st = 0
+					}
+					count(first+k, st, item["error"])
 				}
 			}
 		})

@@ -230,8 +230,24 @@ func startMailer(ctx context.Context, cfg *config.Config, db *store.DB, log *slo
 }
 
 // housekeeping purges expired sessions and organizations past their grace
-// period, hourly. Both are idempotent, so several replicas may run it.
+// period, hourly, and sweeps every organization's alert thresholds every
+// five minutes (a new month, a change nobody's request triggered a check
+// for). All are idempotent, so several replicas may run them.
 func housekeeping(ctx context.Context, db *store.DB, log *slog.Logger) {
+	go func() {
+		t := time.NewTicker(5 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := db.SweepAlerts(ctx); err != nil && ctx.Err() == nil {
+				log.Error("sweep alerts", slog.String("error", err.Error()))
+			}
+		}
+	}()
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

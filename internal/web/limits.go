@@ -206,6 +206,7 @@ func (s *Server) handleWorkspaceLimitUpdate(c echo.Context) error {
 	updated, err := s.workspaces.SetWorkspaceLimit(c.Request().Context(), sc.Org.ID, sc.Access, ws.ID, limit)
 	switch orgbase.ErrorCode(err) {
 	case "":
+		s.alertSoon(sc.Org.ID) // a lower limit may be past a threshold already
 	case orgbase.EINVALID:
 		if f := orgbase.ErrorFields(err)["monthly_limit"]; f != "" {
 			m.Fields["monthly_limit"] = f
