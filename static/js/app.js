@@ -107,7 +107,28 @@
     if (e.target.id === 'modal') { document.getElementById('modal-body').innerHTML = ''; }
   }, true);
 
-  function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); }
+  // Buttons with data-copy="<input id>" copy that field's value (a new API
+  // key); they stay hidden where the clipboard cannot be written.
+  function bindCopy(root) {
+    if (!navigator.clipboard) { return; }
+    root.querySelectorAll('[data-copy]').forEach(function (btn) {
+      if (btn.dataset.bound) { return; }
+      btn.dataset.bound = '1';
+      btn.hidden = false;
+      btn.addEventListener('click', function () {
+        var field = document.getElementById(btn.dataset.copy);
+        if (!field) { return; }
+        navigator.clipboard.writeText(field.value).then(function () {
+          btn.textContent = 'Copied';
+          setTimeout(function () { btn.textContent = 'Copy'; }, 2000);
+        }, function () {
+          field.select(); // the clipboard refused: leave it selected for Ctrl+C
+        });
+      });
+    });
+  }
+
+  function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); bindCopy(root); }
   document.addEventListener('DOMContentLoaded', function () { bindAll(document); });
   document.addEventListener('htmx:load', function (evt) { bindAll(evt.detail.elt); });
 })();
