@@ -44,6 +44,7 @@ type DB struct {
 	log     *slog.Logger
 	outbox  *outboxHook
 	touches sync.Map // API key id → when this process last stamped its last_used_at (apikeys.go)
+	shards  sync.Map // [org id, shard] → usage account id (ledger.go)
 }
 
 // Options tune Open.

@@ -48,9 +48,28 @@ type accountRow struct {
 const UsageShards = 16
 
 // usageAccountID returns the id of the usage shard a charge of the
-// workspace credits, creating the shard on first use.
+// workspace credits, creating the shard on first use; the ids of committed
+// shards are remembered by the process (a shard's id never changes).
 func (db *DB) usageAccountID(tx *gorm.DB, orgID, workspaceID int64) (int64, error) {
 	shard := int(workspaceID % UsageShards)
+	key := [2]int64{orgID, int64(shard)}
+	if id, ok := db.shards.Load(key); ok {
+		return id.(int64), nil // accounts are never deleted while their organization lives
+	}
+	// Remember only a shard that was there before this transaction: one
+	// created here disappears if the transaction rolls back (a refusal).
+	var ids []int64
+	if err := tx.Model(&accountRow{}).Where("org_id = ? AND kind = ? AND shard = ?", orgID, orgbase.AccountUsage, shard).Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 {
+		db.shards.Store(key, ids[0])
+		return ids[0], nil
+	}
+	return db.findUsageShard(tx, orgID, shard)
+}
+
+func (db *DB) findUsageShard(tx *gorm.DB, orgID int64, shard int) (int64, error) {
 	if shard == 0 {
 		return db.findAccountID(tx, orgID, orgbase.SystemAccount(orgbase.AccountUsage))
 	}

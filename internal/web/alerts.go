@@ -30,17 +30,20 @@ func (s *Server) alertMail(m store.AlertMail) (*orgbase.Email, error) {
 	return s.composer.Alert(&m.To, m.OrgName, &m.Alert, s.cfg.URL(m.Path()))
 }
 
-// alertInterval is how often, at most, one organization's alerts are
-// checked on request of this server.
-const alertInterval = 2 * time.Second
+// alertInterval is the least time between the end of one check of an
+// organization's alerts and the start of the next, on request of this
+// server. A check of an organization with many budget workspaces costs
+// real database time (see store.CheckAlerts), so under steady charging it
+// runs every ten seconds, never back to back. A variable for tests.
+var alertInterval = 10 * time.Second
 
 // alertCheckTimeout bounds one background check.
 const alertCheckTimeout = 30 * time.Second
 
 // alertQueue coalesces the requests for an alert check, per organization:
-// at most one check runs per alertInterval, and requests that arrive in
-// between are served by one check at the end of the interval. Its zero
-// value is ready.
+// one check at a time, at least alertInterval after the previous one ended;
+// requests that arrive in between are served by one check at the end of the
+// interval. Its zero value is ready.
 type alertQueue struct {
 	mu   sync.Mutex
 	orgs map[int64]*alertDue
@@ -49,7 +52,9 @@ type alertQueue struct {
 // alertDue is one organization's state in the queue.
 type alertDue struct {
 	scheduled bool      // a check is waiting to run
-	last      time.Time // when the latest check started
+	running   bool      // a check is running
+	again     bool      // a change arrived while it ran: check again after the interval
+	last      time.Time // when the latest check ended
 }
 
 // alertSoon asks for a check of the organization's alerts after something
@@ -84,6 +89,11 @@ func (s *Server) alertSoon(orgID int64) {
 		q.mu.Unlock()
 		return // the check already waiting will see this change too
 	}
+	if d.running {
+		d.again = true // the running check may have read before this change
+		q.mu.Unlock()
+		return
+	}
 	d.scheduled = true
 	wait := max(d.last.Add(alertInterval).Sub(now), 0)
 	q.mu.Unlock()
@@ -95,10 +105,22 @@ func (s *Server) checkAlertsNow(orgID int64) {
 	q := &s.alertQueue
 	q.mu.Lock()
 	if d := q.orgs[orgID]; d != nil {
-		// Changes from now on schedule the next check.
-		d.scheduled, d.last = false, time.Now()
+		d.scheduled, d.running = false, true
 	}
 	q.mu.Unlock()
+	defer func() {
+		// Changes made while this check ran get one more check, an
+		// interval after this one ended: checks never run back to back.
+		q.mu.Lock()
+		if d := q.orgs[orgID]; d != nil {
+			d.running, d.last = false, time.Now()
+			if d.again {
+				d.again, d.scheduled = false, true
+				time.AfterFunc(alertInterval, func() { s.checkAlertsNow(orgID) })
+			}
+		}
+		q.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), alertCheckTimeout)
 	defer cancel()
 	n, err := s.alerts.CheckAlerts(ctx, orgID)

@@ -57,6 +57,8 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func TestAlertSoonCoalescesPerOrganization(t *testing.T) {
+	defer func(d time.Duration) { alertInterval = d }(alertInterval)
+	alertInterval = 2 * time.Second
 	a := &countingAlerts{checks: map[int64][]time.Time{}}
 	s := &Server{alerts: a, log: slog.New(slog.DiscardHandler)}
 

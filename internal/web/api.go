@@ -27,7 +27,6 @@ import (
 type APIStore interface {
 	AuthenticateAPIKey(ctx context.Context, secret string) (*store.APIKeyAuth, error)
 	TouchAPIKey(ctx context.Context, keyID int64) error
-	Charge(ctx context.Context, orgID int64, req orgbase.ChargeRequest) (*orgbase.ChargeResult, error)
 	ChargeBatch(ctx context.Context, orgID int64, reqs []orgbase.ChargeRequest) ([]store.ChargeOutcome, error)
 	FindMemberIDsByEmail(ctx context.Context, orgID int64, emails []string) (map[string]int64, error)
 	FindWorkspaceByID(ctx context.Context, orgID, id int64) (*orgbase.Workspace, error)
@@ -245,12 +244,13 @@ func (s *Server) handleAPIUsageCreate(c echo.Context) error {
 			Credits: ev.Credits, IdempotencyKey: ev.IdempotencyKey, Metadata: ev.Metadata, Within: auth.Workspace.ID})
 		at = append(at, i)
 	}
-	// One event: its own transaction. A batch: one transaction for all
-	// (store.ChargeBatch), each event still accepted or refused on its own.
+	// One event: through the organization's queue, batched with concurrent
+	// ones. A batch: one store.ChargeBatch. Each event is accepted or
+	// refused on its own.
 	var outcomes []store.ChargeOutcome
 	switch {
 	case len(reqs) == 1 && !batch:
-		res, err := s.api.Charge(ctx, auth.OrgID, reqs[0])
+		res, err := s.chargeOne(ctx, auth.OrgID, reqs[0]) // coalesced with concurrent ones (api_queue.go)
 		outcomes = []store.ChargeOutcome{{Result: res, Err: err}}
 	case len(reqs) > 0:
 		if outcomes, err = s.api.ChargeBatch(ctx, auth.OrgID, reqs); err != nil {

@@ -105,7 +105,8 @@ type Server struct {
 	members    MemberStore
 	api        APIStore
 	alerts     AlertStore
-	alertQueue alertQueue // coalesces alert checks (alerts.go)
+	alertQueue alertQueue  // coalesces alert checks (alerts.go)
+	charges    chargeQueue // coalesces single-event charges per organization (api_queue.go)
 	mailbox    MailStore
 	health     Health
 	composer   *mail.Composer
