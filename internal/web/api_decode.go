@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/mail"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,7 +111,7 @@ func strictUnmarshal(b []byte, v any) error {
 func decodeEvent(obj map[string]json.RawMessage, ev *usageEventIn) *apiFieldError {
 	unknown := make([]string, 0)
 	for k := range obj {
-		if !contains(eventFields, k) {
+		if !slices.Contains(eventFields, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -233,15 +234,6 @@ func decodeEvent(obj map[string]json.RawMessage, ev *usageEventIn) *apiFieldErro
 		return &apiFieldError{Field: "body", Message: orgbase.ErrorMessage(err)}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fieldName names a client's unknown field in an error ("" has no name to show).
