@@ -97,27 +97,6 @@ func (s *Server) freeSlug(c echo.Context, base string) (string, error) {
 	return base, nil // CreateOrg reports the conflict on the slug field
 }
 
-func (s *Server) handleOrgShow(c echo.Context) error {
-	ctx := c.Request().Context()
-	sc := orgOf(c)
-	n, err := s.orgs.CountMembers(ctx, sc.Org.ID)
-	if err != nil {
-		return err
-	}
-	primary, err := s.orgs.FindPrimaryWorkspace(ctx, sc.Org.ID)
-	if err != nil {
-		return err
-	}
-	if !sc.Access.CanView(primary.Path) {
-		primary = nil // a member granted part of the tree does not see its root
-	}
-	m := orgs.OverviewModel{Members: n, Primary: primary, HasLogo: sc.Org.LogoType != "", CanManage: orgbase.Can(sc.actor(), orgbase.ActionOrgEditProfile)}
-	if err := s.overviewCredits(c, &m); err != nil {
-		return err
-	}
-	return s.renderPage(c, http.StatusOK, sc.Org.Name, "overview", func(sh layout.Shell) templ.Component { return orgs.Overview(sh, m) })
-}
-
 func (s *Server) handleOrgDeletedShow(c echo.Context) error {
 	canRestore := orgbase.Can(orgOf(c).actor(), orgbase.ActionOrgRestore)
 	return s.renderPage(c, http.StatusOK, orgOf(c).Org.Name, "", func(sh layout.Shell) templ.Component { return orgs.Deleted(sh, canRestore) })
@@ -289,49 +268,4 @@ func (s *Server) handleOrgRestore(c echo.Context) error {
 		return err
 	}
 	return s.redirect(c, "/orgs/"+sc.Org.Slug)
-}
-
-// overviewCredits fills the Credits card: the pool for owners, admins and
-// billing ("Remaining credits"); for anyone else, what their first granted
-// workspace can spend (its own budget, else the nearest one above it, else
-// the pool). No grant, no card.
-func (s *Server) overviewCredits(c echo.Context, m *orgs.OverviewModel) error {
-	sc := orgOf(c)
-	bal, err := s.balances(c)
-	if err != nil {
-		return err
-	}
-	if r := sc.Membership.Role; r == orgbase.RoleOwner || r == orgbase.RoleAdmin || r == orgbase.RoleBilling {
-		primary, err := s.orgs.FindPrimaryWorkspace(c.Request().Context(), sc.Org.ID)
-		if err != nil {
-			return err
-		}
-		m.ShowCredits, m.Credits = true, bal[primary.ID]
-		m.CreditsLabel, m.CreditsNote = "Remaining credits", "In the organization pool, now."
-		return nil
-	}
-	if len(sc.Access.Grants) == 0 {
-		return nil
-	}
-	all, err := s.orgWorkspaces(c, false)
-	if err != nil {
-		return err
-	}
-	byID := make(map[int64]*orgbase.Workspace, len(all))
-	for _, w := range all {
-		byID[w.ID] = w
-	}
-	first := byID[sc.Access.Grants[0].WorkspaceID]
-	if first == nil {
-		return nil
-	}
-	ids := orgbase.PathIDs(first.Path)
-	for i := len(ids) - 1; i >= 0; i-- {
-		if w := byID[ids[i]]; w != nil && hasBalance(w) {
-			m.ShowCredits, m.Credits = true, bal[w.ID]
-			m.CreditsLabel, m.CreditsNote = "Credits available", "What "+first.Name+" can spend now."
-			return nil
-		}
-	}
-	return nil
 }

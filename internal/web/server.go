@@ -63,8 +63,9 @@ type OrgStore interface {
 	RestoreOrg(ctx context.Context, orgID int64) error
 	FindPrimaryWorkspace(ctx context.Context, orgID int64) (*orgbase.Workspace, error)
 	CountMembers(ctx context.Context, orgID int64) (int64, error)
-	AuditStore   // the organization's audit log
-	CatalogStore // the operator's price catalog
+	AuditStore    // the organization's audit log
+	CatalogStore  // the operator's price catalog
+	OverviewStore // the Overview tab's reports (overview.go)
 }
 
 // MailStore reads the outbox for the dev mailbox.

@@ -128,7 +128,93 @@
     });
   }
 
-  function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); bindCopy(root); }
+
+  // ---------------------------------------------------------------------
+  // Charts (the Overview's credit consumption). A <canvas data-chart="ID">
+  // is drawn from the <script type="application/json" id="ID"> block next
+  // to it: {days, labels, series: [{label, color, darkColor, data}]}, stacked
+  // daily bars. The chart library is loaded only on pages that have charts;
+  // the figures are also in a table beside each chart. A chart is destroyed
+  // before htmx removes its canvas and drawn again for the swapped-in one.
+  // ---------------------------------------------------------------------
+  var darkScheme = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+
+  function formatCredits(v) {
+    return Number(v).toLocaleString(undefined, { maximumFractionDigits: 3 });
+  }
+
+  function drawChart(canvas, redraw) {
+    if (typeof window.Chart === 'undefined') { return; }
+    if (window.Chart.getChart(canvas) && !redraw) { return; } // already drawn (page load and htmx:load both call)
+    var src = document.getElementById(canvas.dataset.chart);
+    if (!src) { return; }
+    var data;
+    try { data = JSON.parse(src.textContent); } catch (e) { return; }
+    var old = window.Chart.getChart(canvas);
+    if (old) { old.destroy(); }
+    var dark = !!(darkScheme && darkScheme.matches);
+    var ink = dark ? '#9ca3af' : '#6b7280';   // gray-400 / gray-500
+    var grid = dark ? '#1f2937' : '#f3f4f6';  // gray-800 / gray-100
+    var many = data.labels.length > 45;
+    new window.Chart(canvas, {
+      type: 'bar',
+      data: {
+        labels: data.labels,
+        datasets: data.series.map(function (s) {
+          var c = dark ? s.darkColor : s.color;
+          return { label: s.label, data: s.data, backgroundColor: c, hoverBackgroundColor: c, borderRadius: 2, maxBarThickness: 28, categoryPercentage: many ? 0.9 : 0.75 };
+        })
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches ? false : { duration: 300 },
+        interaction: { mode: 'index', intersect: false },
+        plugins: {
+          legend: { display: false }, // the page draws its own legend, with totals
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? data.days[items[0].dataIndex] : ''; },
+              label: function (item) { return ' ' + item.dataset.label + ': ' + formatCredits(item.parsed.y); },
+              footer: function (items) {
+                var t = 0;
+                items.forEach(function (i) { t += i.parsed.y; });
+                return 'Total: ' + formatCredits(Math.round(t * 1000) / 1000);
+              }
+            }
+          }
+        },
+        scales: {
+          x: { stacked: true, grid: { display: false }, border: { display: false },
+            ticks: { color: ink, maxRotation: 0, autoSkip: true, autoSkipPadding: 12, font: { size: 11 } } },
+          y: { stacked: true, beginAtZero: true, border: { display: false }, grid: { color: grid },
+            ticks: { color: ink, maxTicksLimit: 5, font: { size: 11 }, callback: function (v) { return formatCredits(v); } } }
+        }
+      }
+    });
+  }
+
+  function bindCharts(root, redraw) {
+    var scope = root.querySelectorAll ? root : document;
+    if (scope.matches && scope.matches('canvas[data-chart]')) { drawChart(scope, redraw); }
+    scope.querySelectorAll('canvas[data-chart]').forEach(function (c) { drawChart(c, redraw); });
+  }
+  // Free a chart before htmx drops its canvas.
+  document.addEventListener('htmx:beforeCleanupElement', function (evt) {
+    var el = evt.detail.elt;
+    if (typeof window.Chart === 'undefined' || !el || !el.querySelectorAll) { return; }
+    var canvases = el.matches('canvas[data-chart]') ? [el] : el.querySelectorAll('canvas[data-chart]');
+    Array.prototype.forEach.call(canvases, function (c) {
+      var chart = window.Chart.getChart(c);
+      if (chart) { chart.destroy(); }
+    });
+  });
+  // Follow the system's switch between light and dark.
+  if (darkScheme && darkScheme.addEventListener) {
+    darkScheme.addEventListener('change', function () { bindCharts(document, true); });
+  }
+
+  function bindAll(root) { bindConfirm(root); bindSlug(root); bindToasts(root); bindCopy(root); bindCharts(root); }
   document.addEventListener('DOMContentLoaded', function () { bindAll(document); });
   document.addEventListener('htmx:load', function (evt) { bindAll(evt.detail.elt); });
 })();
