@@ -130,10 +130,10 @@
 
 
   // ---------------------------------------------------------------------
-  // Charts (the Overview's credit consumption). A <canvas data-chart="ID">
-  // is drawn from the <script type="application/json" id="ID"> block next
-  // to it: {days, labels, series: [{label, color, darkColor, data}]}, stacked
-  // daily bars. The chart library is loaded only on pages that have charts;
+  // Charts (the Overview's credit consumption). A <canvas data-chart="JSON">
+  // is drawn from its attribute's JSON (not a <script type="application/json">
+  // block: htmx removes script elements from swapped content):
+  // {days, labels, series: [{label, color, darkColor, data}]}, stacked daily bars. The chart library is loaded only on pages that have charts;
   // the figures are also in a table beside each chart. A chart is destroyed
   // before htmx removes its canvas and drawn again for the swapped-in one.
   // ---------------------------------------------------------------------
@@ -146,10 +146,8 @@
   function drawChart(canvas, redraw) {
     if (typeof window.Chart === 'undefined') { return; }
     if (window.Chart.getChart(canvas) && !redraw) { return; } // already drawn (page load and htmx:load both call)
-    var src = document.getElementById(canvas.dataset.chart);
-    if (!src) { return; }
     var data;
-    try { data = JSON.parse(src.textContent); } catch (e) { return; }
+    try { data = JSON.parse(canvas.dataset.chart); } catch (e) { return; }
     var old = window.Chart.getChart(canvas);
     if (old) { old.destroy(); }
     var dark = !!(darkScheme && darkScheme.matches);
@@ -168,7 +166,7 @@
       options: {
         responsive: true,
         maintainAspectRatio: false,
-        animation: window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches ? false : { duration: 300 },
+        animation: false, // figures, not motion: swaps and resizes redraw at once
         interaction: { mode: 'index', intersect: false },
         plugins: {
           legend: { display: false }, // the page draws its own legend, with totals
