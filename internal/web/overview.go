@@ -130,7 +130,9 @@ func (s *Server) usagePanel(c echo.Context, full bool) (orgs.UsagePanel, error) 
 		ws := findVisible(all, p.Workspace, visible)
 		if ws == nil {
 			p.Error = "That workspace is not one you can see in this organization. Choose one from the list."
-		} else {
+		} else if !ws.IsPrimary() {
+			// Primary's subtree is the whole organization: no filter keeps the
+			// queries on the coarse rollups (usage_daily only under a filter).
 			scope.Path = ws.Path
 		}
 	}
