@@ -29,7 +29,9 @@ Commands:
   serve                 run the web server (applies migrations in dev)
   migrate up|down|status
                         manage the database schema
-  seed [--if-empty]     create the demo user and organization
+  seed [--demo] [--if-empty]
+                        create the demo user and organization (--demo: with
+                        90 days of usage); --if-empty: quietly, only if absent
   ledger check [--json] verify every balance against its transfers (exit 1 on a mismatch)
   rollups check|rebuild [--org SLUG] [--json]
                         compare the daily usage rollups with the events (exit 1 on a
