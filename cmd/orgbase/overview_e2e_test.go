@@ -42,13 +42,13 @@ func TestOverviewE2E(t *testing.T) {
 
 	// A period change swaps the panel in place and pushes the URL.
 	u.markPage()
-	b.click(`label:has(#usage-period-7d)`)
+	b.click(`label:has(#usage-range-7d)`)
 	b.waitFor("the 7-day chart", `(function(){var c=document.querySelector('canvas[data-chart]');var ch=c&&window.Chart&&Chart.getChart(c);return !!ch&&ch.data.labels.length===7})()`)
 	if !evalJS[bool](b, `window.__wsNoReload === true`) {
 		t.Error("changing the period reloaded the page")
 	}
-	if !strings.Contains(b.location(), "period=7d") {
-		t.Errorf("the address bar shows %s, want period=7d", b.location())
+	if !strings.Contains(b.location(), "range=7d") {
+		t.Errorf("the address bar shows %s, want range=7d", b.location())
 	}
 	if n := evalJS[int](b, `Object.keys(Chart.instances).length`); n != 1 {
 		t.Errorf("%d chart instances alive after a swap, want 1 (the old one destroyed)", n)
@@ -60,8 +60,8 @@ func TestOverviewE2E(t *testing.T) {
 	b.screenshot("owner-7d-clients")
 	b.checkConsole("owner filters")
 	// Custom: the day fields appear; a reversed range is refused in place.
-	b.click(`label:has(#usage-period-custom)`)
-	b.waitFor("the custom fields", `!!document.getElementById('usage-from') && location.search.indexOf('period=custom') >= 0`)
+	b.click(`label:has(#usage-range-custom)`)
+	b.waitFor("the custom fields", `!!document.getElementById('usage-from') && location.search.indexOf('range=custom') >= 0`)
 	waitSettled(b)
 	setAndChange(b, "usage-from", "2030-01-02")
 	b.waitFor("the refusal", `!!document.querySelector('[data-testid="usage-error"]')`)

@@ -80,7 +80,7 @@ func (s *Server) handleOrgShow(c echo.Context) error {
 	return render(c, status, orgs.Overview(sh, m), nil)
 }
 
-// usagePanel reads the chart's filters from the query — period (7d, 30d,
+// usagePanel reads the chart's filters from the query — range (7d, 30d,
 // 90d or custom with from and to) and workspace — and loads the series and,
 // for the full view, the top lists. A refused filter sets Error and loads
 // nothing; err is for failures only.
@@ -88,10 +88,21 @@ func (s *Server) usagePanel(c echo.Context, full bool) (orgs.UsagePanel, error) 
 	sc := orgOf(c)
 	ctx := c.Request().Context()
 	q := c.QueryParams()
-	p := orgs.UsagePanel{URL: "/orgs/" + sc.Org.Slug, Own: !full, Period: q.Get("period"), Workspace: q.Get("workspace")}
+	p := orgs.UsagePanel{URL: "/orgs/" + sc.Org.Slug, Own: !full, Period: q.Get("range"), Workspace: q.Get("workspace")}
 	all, err := s.orgWorkspaces(c, true)
 	if err != nil {
 		return p, err
+	}
+	if ws, ok := c.Get("workspaces").([]*orgbase.Workspace); !ok || ws == nil {
+		// The shell's switcher wants the active ones: the same list, filtered,
+		// saves it a query.
+		active := make([]*orgbase.Workspace, 0, len(all))
+		for _, w := range all {
+			if w.ArchivedAt == nil {
+				active = append(active, w)
+			}
+		}
+		c.Set("workspaces", active)
 	}
 	visible := func(w *orgbase.Workspace) bool { return full || sc.Access.CanView(w.Path) }
 	for _, n := range flatten(workspaces.BuildTree(all, visible, func(*workspaces.Node) {})) {

@@ -127,11 +127,11 @@ func TestOverview(t *testing.T) {
 				t.Errorf("top members = %v", got)
 			}
 			// The period and the workspace filter (a subtree).
-			r = w.owner.in(t).get(w.url("period=7d"))
+			r = w.owner.in(t).get(w.url("range=7d"))
 			if got := r.text(`[data-testid="usage-total"]`); got != "3.6" {
 				t.Errorf("7-day total = %q, want 3.6", got)
 			}
-			r = w.owner.in(t).get(w.url("period=30d&workspace=" + id(w.clients.ID)))
+			r = w.owner.in(t).get(w.url("range=30d&workspace=" + id(w.clients.ID)))
 			r.wantStatus(http.StatusOK)
 			if got := r.text(`[data-testid="usage-total"]`); got != "6.6" {
 				t.Errorf("Clients total = %q, want 6.6", got)
@@ -146,7 +146,7 @@ func TestOverview(t *testing.T) {
 
 		t.Run("CustomRangeAndEmptyState", func(t *testing.T) {
 			c := w.owner.in(t)
-			r := c.get(w.url("period=custom&from=" + w.day(10) + "&to=" + w.day(10)))
+			r := c.get(w.url("range=custom&from=" + w.day(10) + "&to=" + w.day(10)))
 			r.wantStatus(http.StatusOK)
 			if got := r.text(`[data-testid="usage-total"]`); got != "6" {
 				t.Errorf("one-day total = %q, want 6", got)
@@ -155,11 +155,11 @@ func TestOverview(t *testing.T) {
 				t.Errorf("from kept as %q", got)
 			}
 			// Switching to Custom without days starts from the last 30.
-			r = c.get(w.url("period=custom"))
+			r = c.get(w.url("range=custom"))
 			if got := r.inputValue("to"); got != w.day(0) || r.inputValue("from") != w.day(29) {
 				t.Errorf("custom defaults = %s..%s", r.inputValue("from"), got)
 			}
-			r = c.get(w.url("period=custom&from=2020-01-01&to=2020-01-31"))
+			r = c.get(w.url("range=custom&from=2020-01-01&to=2020-01-31"))
 			r.wantStatus(http.StatusOK)
 			r.wantElement(`[data-testid="usage-empty"]`)
 			r.wantNoElement(`canvas[data-chart]`)
@@ -169,7 +169,7 @@ func TestOverview(t *testing.T) {
 		})
 
 		t.Run("PartialForHTMX", func(t *testing.T) {
-			r := panel(w.owner.in(t), w.url("period=7d"))
+			r := panel(w.owner.in(t), w.url("range=7d"))
 			r.wantStatus(http.StatusOK)
 			if strings.Contains(r.body, "<html") || r.find(`[data-testid="overview-cards"]`).Length() != 0 {
 				t.Errorf("the htmx answer is not the panel alone")
@@ -194,13 +194,13 @@ func TestOverview(t *testing.T) {
 			}
 			future := w.today.AddDate(0, 0, 3).Format(time.DateOnly)
 			for q, want := range map[string]string{
-				"period=custom&from=2025-02-30&to=2025-03-01":      "YYYY-MM-DD",
-				"period=custom&from=2025-03-02&to=2025-03-01":      "must not be after",
-				"period=custom&from=1999-01-01&to=1999-01-31":      "2000",
-				"period=custom&from=2023-01-01&to=2024-06-01":      "at most 366 days",
-				"period=custom&from=" + w.day(0) + "&to=" + future: "no later than today",
-				"period=custom&from=x&to=":                         "YYYY-MM-DD",
-				"period=1y":                                        "Choose 7, 30 or 90 days",
+				"range=custom&from=2025-02-30&to=2025-03-01":      "YYYY-MM-DD",
+				"range=custom&from=2025-03-02&to=2025-03-01":      "must not be after",
+				"range=custom&from=1999-01-01&to=1999-01-31":      "2000",
+				"range=custom&from=2023-01-01&to=2024-06-01":      "at most 366 days",
+				"range=custom&from=" + w.day(0) + "&to=" + future: "no later than today",
+				"range=custom&from=x&to=":                         "YYYY-MM-DD",
+				"range=1y":                                        "Choose 7, 30 or 90 days",
 				"workspace=abc":                                    "not one you can see",
 				"workspace=-1":                                     "not one you can see",
 				"workspace=99999999":                               "not one you can see",
@@ -293,10 +293,10 @@ func TestOverview(t *testing.T) {
 			if form.Find(`button[type=submit]`).Length() != 1 {
 				t.Errorf("no Apply button for browsers without JavaScript")
 			}
-			if r.find(`#usage-period-30d[checked]`).Length() != 1 {
+			if r.find(`#usage-range-30d[checked]`).Length() != 1 {
 				t.Errorf("30 days is not the default period")
 			}
-			q := url.Values{"period": {"90d"}}
+			q := url.Values{"range": {"90d"}}
 			if got := w.owner.in(t).get(w.url(q.Encode())).text(`[data-testid="usage-range"]`); !strings.Contains(got, w.today.Format("Jan 2, 2006")) {
 				t.Errorf("90-day range label = %q", got)
 			}
