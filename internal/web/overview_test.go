@@ -201,10 +201,10 @@ func TestOverview(t *testing.T) {
 				"range=custom&from=" + w.day(0) + "&to=" + future: "no later than today",
 				"range=custom&from=x&to=":                         "YYYY-MM-DD",
 				"range=1y":                                        "Choose 7, 30 or 90 days",
-				"workspace=abc":                                    "not one you can see",
-				"workspace=-1":                                     "not one you can see",
-				"workspace=99999999":                               "not one you can see",
-				"workspace=" + id(foreign.ID):                      "not one you can see",
+				"workspace=abc":                                   "not one you can see",
+				"workspace=-1":                                    "not one you can see",
+				"workspace=99999999":                              "not one you can see",
+				"workspace=" + id(foreign.ID):                     "not one you can see",
 			} {
 				for _, htmx := range []bool{false, true} {
 					var r *resp
