@@ -49,9 +49,9 @@ func TestFindMemberPage(t *testing.T) {
 			setDay(today.AddDate(0, 0, -40))
 			f.mustCharge(f.root, amy, "test.image", "m1", 10, "amy-old") // 30 credits, 40 days ago
 			setDay(today)
-			f.mustCharge(f.root, zoe, "test.image", "m1", 2, "zoe") // 6 image & speech
-			f.mustCharge(f.root, bob, "test.chat", "m2", 50, "bob") // 6 chatbot
-			f.mustCharge(f.root, ann, "test.chat", "m2", 1, "ann")  // 0.12 chatbot
+			f.mustCharge(f.root, zoe, "test.image", "m1", 2, "zoe")  // 6 image & speech
+			f.mustCharge(f.root, bob, "test.chat", "m2", 50, "bob")  // 6 chatbot
+			f.mustCharge(f.root, ann, "test.chat", "m2", 1, "ann")   // 0.12 chatbot
 			f.mustCharge(f.root, ann, "test.image", "m1", 1, "ann2") // 3 image & speech
 			// Seen: Carl an hour ago, Zoe yesterday; the others never.
 			for uid, ago := range map[int64]time.Duration{carl: time.Hour, zoe: 24 * time.Hour} {
