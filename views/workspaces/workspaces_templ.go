@@ -816,15 +816,15 @@ func Row(s layout.Shell, n *Node, flash bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = usedCell(n.Total(), "ws-used-total").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = UsedCell(n.Total(), "ws-used-total").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = usedCell(n.ImageSpeech, "ws-used-image").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = UsedCell(n.ImageSpeech, "ws-used-image").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = usedCell(n.Chatbot, "ws-used-chat").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = UsedCell(n.Chatbot, "ws-used-chat").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
