@@ -3,8 +3,8 @@ package web
 import (
 	"context"
 	"encoding/csv"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
