@@ -182,7 +182,8 @@ func (s *Server) handleMemberIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, members.Page(sh, m), members.Page(sh, m))
+	// htmx (search, period, sort, paging) swaps only the list.
+	return render(c, http.StatusOK, members.Page(sh, m), members.List(sh, m))
 }
 
 // renderMemberRow answers an inline action with the member's row (or, when
