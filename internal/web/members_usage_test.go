@@ -163,3 +163,81 @@ func TestMembersUsageColumns(t *testing.T) {
 		w.member.get(base + ".csv").wantStatus(http.StatusForbidden)
 	})
 }
+
+func TestWorkspaceHomeUsage(t *testing.T) {
+	eachDialect(t, func(t *testing.T, e *env) {
+		w := usageWorld(t, e)
+		ctx := context.Background()
+		olga, mia := e.user(t, "olga@example.com").ID, e.user(t, "mia@example.com").ID
+		if err := e.db.SetGrant(ctx, w.org.ID, orgbase.OperatorAccess(w.org.ID), w.intl.ID, mia, orgbase.WorkspaceMember); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(-40 * 24 * time.Hour)
+		w.charge(t, w.web, olga, "test.image", "m1", 10, "old") // 30, 40 days ago
+		e.clock.Advance(40 * 24 * time.Hour)
+		w.charge(t, w.web, olga, "test.image", "m1", 2, "k1") // 6
+		w.charge(t, w.acme, olga, "test.chat", "m2", 5, "k2") // 0.6
+		w.charge(t, w.intl, mia, "test.image", "m1", 1, "k3") // 3
+		w.charge(t, w.intl, mia, "test.chat", "m2", 5, "k4")  // 0.6
+		empty := w.create(t, w.primary, "Empty")
+
+		figures := func(r *resp) [3]string {
+			t.Helper()
+			return [3]string{r.text(`[data-testid="ws-home-image"]`), r.text(`[data-testid="ws-home-chat"]`), r.text(`[data-testid="ws-home-total"]`)}
+		}
+		children := func(r *resp) map[string][3]string {
+			out := map[string][3]string{}
+			r.find(`[data-testid="ws-usage-child"]`).Each(func(_ int, s *goquery.Selection) {
+				name, _ := s.Attr("data-ws-name")
+				cell := func(tid string) string { return strings.TrimSpace(s.Find(`[data-testid="` + tid + `"]`).Text()) }
+				out[name] = [3]string{cell("ws-child-image"), cell("ws-child-chat"), cell("ws-child-total")}
+			})
+			return out
+		}
+		check := func(r *resp, want [3]string, kids map[string][3]string) {
+			t.Helper()
+			r.wantStatus(http.StatusOK)
+			if got := figures(r); got != want {
+				t.Errorf("%s: usage %v, want %v", r.req, got, want)
+			}
+			if got := children(r); len(got) != len(kids) {
+				t.Errorf("%s: children %v, want %v", r.req, got, kids)
+			} else {
+				for name, v := range kids {
+					if got[name] != v {
+						t.Errorf("%s: child %s = %v, want %v", r.req, name, got[name], v)
+					}
+				}
+			}
+		}
+
+		r := w.owner.get(w.path(w.primary, ""))
+		check(r, [3]string{"9", "1.2", "10.2"}, map[string][3]string{
+			"Clients": {"6", "0.6", "6.6"}, "Internal": {"3", "0.6", "3.6"}, "Empty": {"0", "0", "0"}})
+		if got := r.attr(`[data-testid="ws-home-period"] option[selected]`, "value"); got != "month" {
+			t.Errorf("period = %q, want month", got)
+		}
+		check(w.owner.get(w.path(w.clients, "?period=all")), [3]string{"36", "0.6", "36.6"}, map[string][3]string{"Acme": {"36", "0.6", "36.6"}})
+		check(w.owner.get(w.path(w.clients, "?period=30d")), [3]string{"6", "0.6", "6.6"}, map[string][3]string{"Acme": {"6", "0.6", "6.6"}})
+		// A leaf has no table of children; unknown periods are this month.
+		r = w.owner.get(w.path(w.web, "?period=90d"))
+		check(r, [3]string{"6", "0", "6"}, nil)
+		r.wantNoElement(`[data-testid="ws-usage-children"]`)
+		check(w.owner.get(w.path(w.web, "?period=%00")), [3]string{"6", "0", "6"}, nil)
+		// Nothing used: zeros and a sentence.
+		r = w.owner.get(w.path(empty, "?period=all"))
+		check(r, [3]string{"0", "0", "0"}, nil)
+		r.wantElement(`[data-testid="ws-usage-empty"]`)
+		// A member sees the usage of what they can reach.
+		check(w.member.get(w.path(w.intl, "")), [3]string{"3", "0.6", "3.6"}, nil)
+		w.member.get(w.path(w.primary, "")).wantStatus(http.StatusNotFound)
+		// The period form swaps the card with htmx and keeps the URL.
+		r = w.owner.get(w.path(w.clients, ""))
+		if got := r.attr(`[data-testid="ws-home-period-form"]`, "hx-select"); got != "#ws-usage" {
+			t.Errorf("period form selects %q, want #ws-usage", got)
+		}
+		if got := r.attr(`[data-testid="ws-home-period-form"]`, "hx-push-url"); got != "true" {
+			t.Errorf("period form hx-push-url = %q", got)
+		}
+	})
+}
