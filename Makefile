@@ -7,8 +7,9 @@ TESTFLAGS ?=
 .PHONY: run build test check generate assets css vendor fmt vet lint clean bench bench-charges bench-overspend fuzz
 
 ## run: build and start the server on the embedded SQLite default with demo data
+## (the demo organization and 90 days of its usage, seeded once)
 run: build
-	$(BIN) seed --if-empty
+	$(BIN) seed --demo --if-empty
 	$(BIN) serve
 
 ## build: compile the binary (templ output and CSS are committed, so no Node needed)

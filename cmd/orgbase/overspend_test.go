@@ -312,6 +312,10 @@ func TestNoOverspend(t *testing.T) {
 	if code, out, errOut := runCmd(t, env, "ledger", "check"); code != 0 {
 		t.Errorf("ledger check: %d %s %s", code, out, errOut)
 	}
+	// The three daily rollups equal a recomputation from the raw events.
+	if code, out, errOut := runCmd(t, env, "rollups", "check"); code != 0 || !strings.Contains(out, "rollups ok") {
+		t.Errorf("rollups check: %d %s %s", code, out, errOut)
+	}
 }
 
 func envInt(name string, def int) int {

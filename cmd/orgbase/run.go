@@ -29,8 +29,13 @@ Commands:
   serve                 run the web server (applies migrations in dev)
   migrate up|down|status
                         manage the database schema
-  seed [--if-empty]     create the demo user and organization
+  seed [--demo] [--if-empty]
+                        create the demo user and organization (--demo: with
+                        90 days of usage); --if-empty: quietly, only if absent
   ledger check [--json] verify every balance against its transfers (exit 1 on a mismatch)
+  rollups check|rebuild [--org SLUG] [--json]
+                        compare the daily usage rollups with the events (exit 1 on a
+                        difference); rebuild rewrites them from the events
   credits grant --org SLUG --amount N [--memo TEXT] [--key KEY] [--json]
                         grant credits to an organization's pool
   apikey create --org SLUG --name NAME [--workspace ID] [--json]
@@ -72,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = seed(ctx, cfg, rest, stdout)
 	case "ledger":
 		err = ledgerCommand(ctx, cfg, rest, stdout)
+	case "rollups":
+		err = rollupsCommand(ctx, cfg, rest, stdout)
 	case "credits":
 		err = creditsCommand(ctx, cfg, rest, stdout)
 	case "apikey":

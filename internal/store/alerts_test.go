@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,4 +530,40 @@ func TestSweepAlertsAndDeletedOrgs(t *testing.T) {
 			t.Errorf("after the purge: %+v rows left, %v", left, err)
 		}
 	})
+}
+
+// TestCheckAlertsFirstCheckConstant: what each budget was allocated in its
+// cycle is recorded by the transfer that starts the cycle, so the first
+// alert check of an organization runs as many statements with 40 budgets
+// as with 4 (it used to recompute each allocation from the ledger: three
+// statements per budget, seconds for a thousand).
+func TestCheckAlertsFirstCheckConstant(t *testing.T) {
+	for _, d := range dbtest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			counts := map[int]int64{}
+			for _, n := range []int{4, 40} {
+				var queries atomic.Int64
+				db := dbtest.Open(t, d, store.Options{Queries: &queries})
+				f := newChargeFixture(t, db)
+				f.grant(100_000 * orgbase.Credit)
+				for i := range n {
+					ws := f.add(t, f.root, fmt.Sprint("B", i))
+					f.budget(ws, 10*orgbase.Credit)
+					f.mustCharge(ws, f.owner.ID, "test.unit", "one", 1, fmt.Sprint("k", i)) // 10 % used: below every threshold
+				}
+				queries.Store(0)
+				raised, err := db.CheckAlerts(f.ctx, f.org.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				counts[n] = queries.Load()
+				if raised != 0 {
+					t.Fatalf("%d budgets: %d alerts raised at 10 %% use", n, raised)
+				}
+			}
+			if counts[4] != counts[40] {
+				t.Errorf("first CheckAlerts ran %d statements with 4 budgets and %d with 40; want the same", counts[4], counts[40])
+			}
+		})
+	}
 }

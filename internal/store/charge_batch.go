@@ -555,39 +555,12 @@ func (st *batchState) write(tx *gorm.DB, accepted []*pending, counters map[count
 	for i, p := range accepted {
 		p.event.ID = events[i].ID
 	}
-	// The daily rollups, summed per key first.
-	type rollKey struct {
-		ws, user       int64
-		category, tool string
+	// The daily rollups (addRollups sums per key and sorts).
+	deltas := make([]rollupDelta, len(accepted))
+	for i, p := range accepted {
+		deltas[i] = rollupDelta{ws: p.event.WorkspaceID, user: p.event.UserID, category: p.event.Category, tool: p.event.Tool, credits: p.event.Credits, count: 1}
 	}
-	type roll struct{ credits, events int64 }
-	sums := map[rollKey]*roll{}
-	var order []rollKey
-	for _, p := range accepted {
-		k := rollKey{p.event.WorkspaceID, p.event.UserID, p.event.Category, p.event.Tool}
-		if sums[k] == nil {
-			sums[k] = &roll{}
-			order = append(order, k)
-		}
-		sums[k].credits += p.event.Credits
-		sums[k].events++
-	}
-	day := st.now.UTC().Format(time.DateOnly)
-	for chunk := range slices.Chunk(order, 500) {
-		values := make([]string, len(chunk))
-		args := make([]any, 0, 8*len(chunk))
-		for i, k := range chunk {
-			values[i] = "(?, ?, ?, ?, ?, ?, ?, ?)"
-			args = append(args, st.orgID, k.ws, k.user, k.category, k.tool, day, sums[k].credits, sums[k].events)
-		}
-		if err := tx.Exec(`INSERT INTO usage_daily (org_id, workspace_id, user_id, category, tool, day, credits, events) VALUES `+
-			strings.Join(values, ", ")+`
-			ON CONFLICT (org_id, workspace_id, user_id, category, tool, day)
-			DO UPDATE SET credits = usage_daily.credits + excluded.credits, events = usage_daily.events + excluded.events`, args...).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return addRollups(tx, st.orgID, st.now.UTC().Format(time.DateOnly), deltas)
 }
 
 // setBalances writes the batch's balances of the accounts: on PostgreSQL

@@ -167,6 +167,12 @@ func (f *chargeFixture) checkConsistent() {
 	if fmt.Sprint(daily) != fmt.Sprint(grouped) {
 		f.t.Errorf("rollups %v\ndiffer from events %v", daily, grouped)
 	}
+	// All three rollup tables, by the SQL recomputation of CheckRollups.
+	if bad, err := f.db.CheckRollups(f.ctx, f.org.ID, 0); err != nil {
+		f.t.Fatal(err)
+	} else if len(bad) > 0 {
+		f.t.Errorf("CheckRollups: %+v", bad)
+	}
 	check, err := f.db.CheckLedger(f.ctx)
 	if err != nil {
 		f.t.Fatal(err)

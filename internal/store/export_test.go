@@ -20,3 +20,8 @@ func (db *DB) ReserveLimitsForTest(ctx context.Context, orgID int64, path []int6
 func (db *DB) ScanForTest(ctx context.Context, dest any, query string, args ...any) error {
 	return db.q(ctx).Raw(query, args...).Scan(dest).Error
 }
+
+// ExecForTest runs a raw statement (to tamper with data a check must catch).
+func (db *DB) ExecForTest(ctx context.Context, query string, args ...any) error {
+	return db.q(ctx).Exec(query, args...).Error
+}

@@ -338,7 +338,38 @@ func move(tx *gorm.DB, orgID int64, actor *int64, from, to *ledgerEnd, amount or
 		}
 		return nil, err
 	}
+	if err := recordAlertCycles(tx, &row, from, to); err != nil {
+		return nil, err
+	}
 	return &row, nil
+}
+
+// recordAlertCycles keeps, for each balance whose alert cycle the transfer
+// starts (orgbase.StartsAlertCycle: a top-up of the pool, a move into or
+// out of a budget), what it was allocated: its balance right after the
+// transfer, known here for free. Alert checks read it from alert_cycles
+// instead of recomputing it from the ledger (three statements per budget,
+// seconds for an organization of a thousand budgets).
+func recordAlertCycles(tx *gorm.DB, t *transferRow, from, to *ledgerEnd) error {
+	for _, e := range []struct {
+		end *ledgerEnd
+		in  bool
+	}{{from, false}, {to, true}} {
+		k := e.end.kind()
+		if e.end.acct.WorkspaceID == nil || !orgbase.StartsAlertCycle(orgbase.TransferKind(t.Kind), k, e.in) {
+			continue
+		}
+		subject := orgbase.AlertBudget
+		if k == orgbase.AccountPool {
+			subject = orgbase.AlertPool
+		}
+		if err := tx.Exec(`INSERT INTO alert_cycles (org_id, subject, workspace_id, cycle, base, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			t.OrgID, string(subject), *e.end.acct.WorkspaceID, orgbase.AlertCycle(t.ID), e.end.acct.Balance, t.CreatedAt).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errKeyRace reports that a concurrent transaction committed a transfer

@@ -131,6 +131,9 @@ func runLedgerModel(t *testing.T, dialect string, seed uint64, steps int) {
 	if !check.OK() {
 		r.t.Fatalf("CheckLedger after %d steps: %v (%s)", steps, check.Mismatches, r.replay())
 	}
+	if bad, err := r.db.CheckRollups(r.ctx, 0, 10); err != nil || len(bad) > 0 {
+		r.t.Fatalf("CheckRollups after %d steps: %v %+v (%s)", steps, err, bad, r.replay())
+	}
 	elapsed := time.Since(began)
 	keys := make([]string, 0, len(r.stats))
 	for k := range r.stats {

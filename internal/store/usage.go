@@ -29,7 +29,8 @@ import (
 //     ascending id, then the member's);
 //  3. the funding account and the usage account, in one SELECT … ORDER BY id
 //     FOR UPDATE (lockAccounts);
-//  4. the usage_daily row (only charges touch it, always last).
+//  4. the rollup rows (usage_daily, usage_daily_ws, usage_daily_member: only
+//     charges touch them, always last, tables and keys in a fixed order).
 //
 // Hot rows: a charge locks only rows that its own constraints need — the
 // counters of limited workspaces on its path and of a limited member
@@ -308,11 +309,7 @@ func (db *DB) chargeTx(tx *gorm.DB, orgID int64, req *orgbase.ChargeRequest, has
 		}
 		return nil, err
 	}
-	if err := tx.Exec(`INSERT INTO usage_daily (org_id, workspace_id, user_id, category, tool, day, credits, events)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 1)
-		ON CONFLICT (org_id, workspace_id, user_id, category, tool, day)
-		DO UPDATE SET credits = usage_daily.credits + excluded.credits, events = usage_daily.events + 1`,
-		orgID, ws.ID, req.UserID, ev.Category, ev.Tool, now.UTC().Format(time.DateOnly), ev.Credits).Error; err != nil {
+	if err := addRollups(tx, orgID, now.UTC().Format(time.DateOnly), []rollupDelta{{ws: ws.ID, user: req.UserID, category: ev.Category, tool: ev.Tool, credits: ev.Credits, count: 1}}); err != nil {
 		return nil, err
 	}
 	return ev.result(), nil

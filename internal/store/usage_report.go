@@ -6,8 +6,8 @@ import (
 	"github.com/orgbase/orgbase/internal/orgbase"
 )
 
-// Usage reports read the usage_daily rollups (written by Charge), never the
-// events.
+// Usage reports read the daily rollups (written by Charge, see rollups.go),
+// never the events.
 
 // WorkspaceUsageByCategory returns what each workspace of the organization
 // used, with everything below it, from the day from to the day to (UTC,
@@ -29,7 +29,7 @@ func (db *DB) WorkspaceUsageByCategory(ctx context.Context, orgID int64, from, t
 	}
 	// Grouped by the charged workspace first (a few rows per workspace that
 	// spent), then spread up the path in memory.
-	err := db.q(ctx).Table("usage_daily u").
+	err := db.q(ctx).Table("usage_daily_ws u").
 		Select("u.workspace_id, w.path, u.category, SUM(u.credits) AS credits").
 		Joins("LEFT JOIN workspaces w ON w.id = u.workspace_id AND w.org_id = u.org_id").
 		Where("u.org_id = ? AND u.day >= ? AND u.day <= ?", orgID, from, to).
@@ -75,7 +75,7 @@ func (db *DB) MemberUsageByCategory(ctx context.Context, orgID int64, from, to s
 		Category string
 		Credits  int64
 	}
-	err := db.q(ctx).Table("usage_daily").
+	err := db.q(ctx).Table("usage_daily_member").
 		Select("user_id, category, SUM(credits) AS credits").
 		Where("org_id = ? AND day >= ? AND day <= ?", orgID, from, to).
 		Group("user_id, category").
