@@ -181,11 +181,11 @@ func (db *DB) FindLastSeen(ctx context.Context, orgID int64) (map[int64]time.Tim
 	return out, nil
 }
 
-// memberRollup is the daily rollup the Members tab reads: any table with
-// (org_id, user_id, category, day, credits) rows, summed per member.
-// TODO(rollups): "usage_daily_member" once migration 00013 is merged (same
-// columns, fewer rows); usage_daily gives the same sums meanwhile.
-const memberRollup = "usage_daily"
+// memberRollup is the per-member daily rollup the Members tab reads
+// (org_id, user_id, category, day, credits), kept in the charging
+// transaction beside usage_daily: its primary key (org_id, user_id, ...)
+// serves the grouping per member.
+const memberRollup = "usage_daily_member"
 
 // Member list sort keys (MemberQuery.Sort).
 const (
