@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgbase/orgbase/internal/catalog"
 	"github.com/orgbase/orgbase/internal/store"
 )
 
@@ -232,6 +233,13 @@ func percentileOf(durs []time.Duration, p int) time.Duration {
 // from the price catalog with their category and price, weekends at a
 // third of weekdays.
 func loadEvents(ctx context.Context, w *world, o *orgFixture, n int) error {
+	entries, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+	if _, err := w.db.SeedCatalog(ctx, entries); err != nil { // idempotent
+		return err
+	}
 	prices, err := w.db.FindCatalog(ctx)
 	if err != nil {
 		return err

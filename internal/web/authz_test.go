@@ -124,6 +124,7 @@ var routeRules = map[string]rule{
 	"POST /invites/:token/accept":                        {access: signedIn},
 	"POST /invites/:token/decline":                       {access: signedIn},
 	"GET /orgs/:org/members":                             {access: orgAdmin},
+	"GET /orgs/:org/members.csv":                         {access: orgAdmin},
 	"GET /orgs/:org/members/invite":                      {access: orgAdmin},
 	"POST /orgs/:org/invitations":                        {access: orgAdmin},
 	"POST /orgs/:org/invitations/:id/resend":             {access: orgAdmin},

@@ -116,7 +116,30 @@ func (s *Server) handleWorkspaceShow(c echo.Context) error {
 	if err := s.homeExtras(c, ws, &m); err != nil { // limit card and API keys (apikeys.go)
 		return err
 	}
+	if err := s.homeUsage(c, ws, &m); err != nil {
+		return err
+	}
 	return s.renderPage(c, http.StatusOK, ws.Name, "workspaces", func(sh layout.Shell) templ.Component { return workspaces.Home(sh, m) })
+}
+
+// homeUsage sets the home page's usage card: the workspace's usage (with
+// its subtree) by category in the period of the query (this month, the last
+// 30 days or all time; anything else is this month), and each child's.
+// One query whatever the size of the tree.
+func (s *Server) homeUsage(c echo.Context, ws *orgbase.Workspace, m *workspaces.HomeModel) error {
+	m.Period = orgbase.ResolvePeriodOf(orgbase.MemberPeriodKeys, c.QueryParam("period"), s.now())
+	used, err := s.workspaces.WorkspaceUsageByCategory(c.Request().Context(), ws.OrgID, m.Period.From, m.Period.To)
+	if err != nil {
+		return err
+	}
+	figures := func(id int64) workspaces.UsageFigures {
+		return workspaces.UsageFigures{ImageSpeech: used[id][orgbase.CategoryImageSpeech], Chatbot: used[id][orgbase.CategoryChatbot]}
+	}
+	m.Usage = figures(ws.ID)
+	for _, child := range m.Children {
+		m.Inside = append(m.Inside, workspaces.ChildUsage{WS: child, UsageFigures: figures(child.ID)})
+	}
+	return nil
 }
 
 func (s *Server) renderPeople(c echo.Context, status int, ws *orgbase.Workspace, msg, grantErr string) error {

@@ -328,17 +328,15 @@ func (s *Server) handleMemberLimitUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.memberRows(c)
+	r, ok, err := s.memberRowOf(c, mem.UserID)
 	if err != nil {
 		return err
 	}
 	var parts []templ.Component
-	for _, r := range rows {
-		if r.Member.UserID == mem.UserID {
-			r.Flash = true
-			// A <tr> swapped out of band travels in a <template>.
-			parts = append(parts, oobRow(members.MemberRow(sh, r, s.now())))
-		}
+	if ok {
+		r.Flash = true
+		// A <tr> swapped out of band travels in a <template>.
+		parts = append(parts, oobRow(members.MemberRow(sh, r, s.now())))
 	}
 	parts = append(parts, components.Toasts([]components.Flash{flashOf("success", msg)}, true))
 	c.Response().Header().Set("HX-Trigger", "close-modal")

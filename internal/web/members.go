@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -36,79 +38,69 @@ type MemberStore interface {
 	SetMemberLimit(ctx context.Context, orgID int64, by orgbase.Access, userID int64, limit *orgbase.Credits) error
 	MemberUsage(ctx context.Context, orgID int64, period string) (map[int64]orgbase.Credits, error)
 	MemberUsageByCategory(ctx context.Context, orgID int64, from, to string) (map[int64]map[orgbase.Category]orgbase.Credits, error)
+	// The member list with usage, sorted and paged in SQL.
+	FindMemberPage(ctx context.Context, orgID int64, q store.MemberQuery) (store.MemberPage, error)
+	EachMember(ctx context.Context, orgID int64, q store.MemberQuery, fn func(store.MemberUsageRow) error) error
+	FindMemberGrants(ctx context.Context, orgID int64, userIDs []int64) (map[int64][]store.MemberGrant, error)
 }
 
 const membersPerPage = 25
 
-// membersModel loads the Members tab in a constant number of queries, then
-// searches, sorts and pages in memory (an organization's member list is
-// small next to its usage; the usage columns will sort in SQL).
+// memberListParams reads the Members tab's search, period, sort, direction
+// and page from the query: anything unknown or malformed means the default
+// (the search is cut at 200 characters), so a hand-edited URL still shows
+// the tab.
+func (s *Server) memberListParams(c echo.Context) (members.Model, store.MemberQuery) {
+	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Now: s.now(), Closed: c.QueryParam("closed") == "1"}
+	if len(m.Query) > 200 {
+		m.Query = strings.ToValidUTF8(m.Query[:200], "")
+	}
+	m.Period = orgbase.ResolvePeriodOf(orgbase.MemberPeriodKeys, periodKeyOf(c), m.Now)
+	m.Sort = c.QueryParam("sort")
+	desc, ok := store.MemberSorts[m.Sort]
+	if !ok {
+		m.Sort, desc = store.MemberSortName, false
+	}
+	switch c.QueryParam("dir") {
+	case "asc":
+		desc = false
+	case "desc":
+		desc = true
+	}
+	m.Desc = desc
+	m.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	m.Page = max(m.Page, 1)
+	q := store.MemberQuery{Search: m.Query, From: m.Period.From, To: m.Period.To, Sort: m.Sort, Desc: m.Desc, Page: m.Page, PerPage: membersPerPage}
+	return m, q
+}
+
+// membersModel loads the Members tab: one page of members, searched, sorted
+// (by usage too) and paged in SQL with their usage in the period, then the
+// page's grants and limits; a constant number of queries whatever the
+// organization's size.
 func (s *Server) membersModel(c echo.Context) (members.Model, error) {
 	sc := orgOf(c)
 	ctx := c.Request().Context()
-	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Sort: c.QueryParam("sort"), Now: s.now(), Closed: c.QueryParam("closed") == "1"}
-	if len(m.Query) > 200 {
-		m.Query = m.Query[:200]
-	}
-	switch m.Sort {
-	case "role", "active":
-	default:
-		m.Sort = "name"
-	}
-	all, err := s.memberRows(c)
+	m, q := s.memberListParams(c)
+	page, err := s.members.FindMemberPage(ctx, sc.Org.ID, q)
 	if err != nil {
 		return m, err
 	}
-	q := strings.ToLower(m.Query)
-	var rows []members.Row
-	for _, r := range all {
-		if q == "" || strings.Contains(strings.ToLower(r.Member.Name), q) || strings.Contains(r.Member.Email, q) {
-			rows = append(rows, r)
-		}
+	m.Total, m.Pages, m.Page = page.Total, page.Pages, page.Page
+	if m.Total == 0 {
+		m.Pages = 0
 	}
-	rank := map[orgbase.Role]int{orgbase.RoleOwner: 0, orgbase.RoleAdmin: 1, orgbase.RoleBilling: 2, orgbase.RoleMember: 3}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		switch m.Sort {
-		case "role":
-			if rank[a.Member.Role] != rank[b.Member.Role] {
-				return rank[a.Member.Role] < rank[b.Member.Role]
-			}
-		case "active":
-			ta, tb := time.Time{}, time.Time{}
-			if a.LastActive != nil {
-				ta = *a.LastActive
-			}
-			if b.LastActive != nil {
-				tb = *b.LastActive
-			}
-			if !ta.Equal(tb) {
-				return ta.After(tb)
-			}
-		}
-		return strings.ToLower(a.Member.Name) < strings.ToLower(b.Member.Name)
-	})
-	m.Total = len(rows)
-	m.Pages = (len(rows) + membersPerPage - 1) / membersPerPage
-	m.Page, _ = strconv.Atoi(c.QueryParam("page"))
-	if m.Page < 1 {
-		m.Page = 1
-	}
-	if m.Pages > 0 && m.Page > m.Pages {
-		m.Page = m.Pages
-	}
-	start := (m.Page - 1) * membersPerPage
-	if start < len(rows) {
-		end := min(start+membersPerPage, len(rows))
-		m.Rows = rows[start:end]
+	if m.Rows, err = s.decorateMemberRows(c, page.Rows); err != nil {
+		return m, err
 	}
 	if m.Page == 1 {
 		invs, err := s.members.FindInvitations(ctx, sc.Org.ID, m.Closed)
 		if err != nil {
 			return m, err
 		}
+		low := strings.ToLower(m.Query)
 		for _, inv := range invs {
-			if q != "" && !strings.Contains(inv.Email, q) {
+			if low != "" && !strings.Contains(strings.ToLower(inv.Email), low) {
 				continue
 			}
 			m.Invites = append(m.Invites, members.InviteRow{Inv: inv, Status: inv.Status(m.Now)})
@@ -117,25 +109,17 @@ func (s *Server) membersModel(c echo.Context) (members.Model, error) {
 	return m, nil
 }
 
-// memberRows loads every member with grants, last activity and, for those
-// with a monthly limit, this month's spending against it, in five queries
-// whatever the organization's size.
-func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
+// decorateMemberRows turns members with usage into the tab's rows: their
+// workspace access, this month's spending against a member limit, and what
+// the viewer may do (two queries for the page).
+func (s *Server) decorateMemberRows(c echo.Context, list []store.MemberUsageRow) ([]members.Row, error) {
 	sc := orgOf(c)
 	ctx := c.Request().Context()
-	list, err := s.workspaces.FindMembers(ctx, sc.Org.ID)
-	if err != nil {
-		return nil, err
+	ids := make([]int64, len(list))
+	for i, r := range list {
+		ids[i] = r.UserID
 	}
-	grants, err := s.workspaces.FindGrants(ctx, sc.Org.ID)
-	if err != nil {
-		return nil, err
-	}
-	seen, err := s.members.FindLastSeen(ctx, sc.Org.ID)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.orgWorkspaces(c, false)
+	grants, err := s.members.FindMemberGrants(ctx, sc.Org.ID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -144,32 +128,43 @@ func (s *Server) memberRows(c echo.Context) ([]members.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[int64]string{}
-	for _, w := range all {
-		names[w.ID] = w.Name
-	}
-	byUser := map[int64][]members.GrantView{}
-	for _, g := range grants {
-		byUser[g.UserID] = append(byUser[g.UserID], members.GrantView{Name: names[g.WorkspaceID], Role: g.Role})
-	}
-	rows := make([]members.Row, 0, len(list))
 	month := orgbase.PeriodLabel(period)
+	rows := make([]members.Row, 0, len(list))
 	for _, mem := range list {
-		r := s.memberRow(sc, mem, byUser[mem.UserID], seen)
+		var gv []members.GrantView
+		for _, g := range grants[mem.UserID] {
+			gv = append(gv, members.GrantView{Name: g.Name, Role: g.Role})
+		}
+		r := s.memberRow(sc, mem.Member, gv, mem.LastSeen)
+		r.ImageSpeech, r.Chatbot = mem.ImageSpeech, mem.Chatbot
 		r.Used, r.Month = used[mem.UserID], month
 		rows = append(rows, r)
 	}
 	return rows, nil
 }
 
-func (s *Server) memberRow(sc *scope, mem orgbase.Member, grants []members.GrantView, seen map[int64]time.Time) members.Row {
+// memberRowOf is the row of one member, with usage in the period of the
+// page the request comes from; ok is false when they are not a member.
+func (s *Server) memberRowOf(c echo.Context, userID int64) (members.Row, bool, error) {
+	_, q := s.memberListParams(c)
+	q.Search, q.UserID, q.PerPage = "", userID, 0
+	page, err := s.members.FindMemberPage(c.Request().Context(), orgOf(c).Org.ID, q)
+	if err != nil || len(page.Rows) == 0 {
+		return members.Row{}, false, err
+	}
+	rows, err := s.decorateMemberRows(c, page.Rows)
+	if err != nil {
+		return members.Row{}, false, err
+	}
+	return rows[0], true, nil
+}
+
+func (s *Server) memberRow(sc *scope, mem orgbase.Member, grants []members.GrantView, lastSeen *time.Time) members.Row {
 	target := &orgbase.Membership{OrgID: sc.Org.ID, UserID: mem.UserID, Role: mem.Role, Status: mem.Status}
 	r := members.Row{Member: mem, Grants: grants, Self: mem.UserID == sc.Membership.UserID}
 	r.CanAct = !r.Self && orgbase.CanActOnMember(sc.Membership, target)
 	r.CanLimit = sc.Access.CanSetMemberLimit(target)
-	if t, ok := seen[mem.UserID]; ok {
-		r.LastActive = &t
-	}
+	r.LastActive = lastSeen
 	for _, role := range []orgbase.Role{orgbase.RoleOwner, orgbase.RoleAdmin, orgbase.RoleBilling, orgbase.RoleMember} {
 		if orgbase.CanAssignRole(sc.Membership, role) || role == mem.Role {
 			r.Roles = append(r.Roles, role)
@@ -187,7 +182,8 @@ func (s *Server) handleMemberIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, members.Page(sh, m), members.Page(sh, m))
+	// htmx (search, period, sort, paging) swaps only the list.
+	return render(c, http.StatusOK, members.Page(sh, m), members.List(sh, m))
 }
 
 // renderMemberRow answers an inline action with the member's row (or, when
@@ -200,17 +196,15 @@ func (s *Server) renderMemberRow(c echo.Context, userID int64, msg, rowErr strin
 	if err != nil {
 		return err
 	}
-	rows, err := s.memberRows(c)
+	r, ok, err := s.memberRowOf(c, userID)
 	if err != nil {
 		return err
 	}
 	// A removed member has no row any more: the empty answer removes it.
 	var part templ.Component = templ.NopComponent
-	for _, r := range rows {
-		if r.Member.UserID == userID {
-			r.Flash, r.Error = rowErr == "", rowErr
-			part = members.MemberRow(sh, r, s.now())
-		}
+	if ok {
+		r.Flash, r.Error = rowErr == "", rowErr
+		part = members.MemberRow(sh, r, s.now())
 	}
 	status := http.StatusOK
 	flashes := []components.Flash{}
@@ -532,4 +526,87 @@ func (s *Server) handleInviteRevoke(c echo.Context) error {
 	}
 	updated.InviterName = inv.InviterName // the store's row has no inviter name
 	return s.renderInviteRow(c, updated, "The invitation to "+inv.Email+" was revoked.", "")
+}
+
+// handleMemberExport streams the member list as CSV with the tab's search,
+// period and sort (no paging), a chunk at a time: credits as exact decimals
+// (milli-credit precision), times in UTC.
+func (s *Server) handleMemberExport(c echo.Context) error {
+	sc := orgOf(c)
+	ctx := c.Request().Context()
+	m, q := s.memberListParams(c)
+	res := c.Response()
+	name := fmt.Sprintf("%s-members-%s-%s.csv", sc.Org.Slug, m.Period.Key, s.now().UTC().Format("20060102-150405"))
+	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	res.Header().Set("Cache-Control", "no-store")
+	res.WriteHeader(http.StatusOK)
+	w := csv.NewWriter(res)
+	if err := w.Write([]string{"user_id", "name", "email", "role", "status", "workspaces", "image_speech_credits", "chatbot_credits",
+		"total_credits", "period", "period_from", "period_to", "monthly_limit_credits", "last_active_utc"}); err != nil {
+		return nil // the client went away
+	}
+	from := m.Period.From
+	if m.Period.Key == "all" {
+		from = ""
+	}
+	var batch []store.MemberUsageRow
+	flush := func() error {
+		ids := make([]int64, len(batch))
+		for i, r := range batch {
+			ids[i] = r.UserID
+		}
+		grants, err := s.members.FindMemberGrants(ctx, sc.Org.ID, ids)
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			var ws []string
+			if r.Role == orgbase.RoleOwner || r.Role == orgbase.RoleAdmin {
+				ws = []string{"every workspace"}
+			}
+			for _, g := range grants[r.UserID] {
+				ws = append(ws, g.Name+" ("+g.Role.Label()+")")
+			}
+			limit, seen := "", ""
+			if r.MonthlyLimit != nil {
+				limit = r.MonthlyLimit.Decimal()
+			}
+			if r.LastSeen != nil {
+				seen = r.LastSeen.UTC().Format(time.RFC3339)
+			}
+			_, status := members.StatusBadge(r.Status)
+			rec := []string{strconv.FormatInt(r.UserID, 10), r.Name, r.Email, r.Role.Label(), status, strings.Join(ws, "; "),
+				r.ImageSpeech.Decimal(), r.Chatbot.Decimal(), r.Total().Decimal(), m.Period.Label, from, m.Period.To, limit, seen}
+			for i := range rec {
+				rec[i] = csvCell(rec[i])
+			}
+			if err := w.Write(rec); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		w.Flush()
+		res.Flush()
+		return w.Error()
+	}
+	err := s.members.EachMember(ctx, sc.Org.ID, q, func(r store.MemberUsageRow) error {
+		if batch = append(batch, r); len(batch) == 200 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	w.Flush()
+	if err == nil {
+		err = w.Error()
+	}
+	if err != nil && ctx.Err() == nil {
+		// The status is sent: the download ends short, and we log why.
+		s.log.ErrorContext(ctx, "members export failed", slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+			slog.Int64("org_id", sc.Org.ID), slog.String("error", err.Error()))
+	}
+	return nil
 }

@@ -111,6 +111,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	// that admins never act on owners and that the last owner stays).
 	manage := requireCan(orgbase.ActionMembersManage)
 	org.GET("/members", s.handleMemberIndex, manage)
+	org.GET("/members.csv", s.handleMemberExport, manage)
 	org.GET("/members/invite", s.handleInviteNew, manage)
 	org.POST("/invitations", s.handleInviteCreate, manage)
 	org.POST("/invitations/:id/resend", s.handleInviteResend, manage)

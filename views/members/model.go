@@ -25,7 +25,13 @@ type Row struct {
 	Used     orgbase.Credits
 	Month    string // "June 2025"
 	CanLimit bool   // set or clear the member limit
+	// Usage in the tab's period, by category.
+	ImageSpeech orgbase.Credits
+	Chatbot     orgbase.Credits
 }
+
+// Total is the member's usage in the period, every category.
+func (r Row) Total() orgbase.Credits { return r.ImageSpeech + r.Chatbot }
 
 // GrantView is a workspace access shown in a row.
 type GrantView struct {
@@ -50,7 +56,9 @@ type Model struct {
 	Rows    []Row
 	Invites []InviteRow
 	Query   string
-	Sort    string
+	Sort    string // a store.MemberSorts key
+	Desc    bool
+	Period  orgbase.UsagePeriod // of the usage columns
 	Page    int
 	Pages   int
 	Total   int

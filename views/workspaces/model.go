@@ -138,6 +138,26 @@ type HomeModel struct {
 	Month     string // "June 2025"
 	// API keys (managers, admins, owners only: CanKeys).
 	Keys CreateKeyModel
+	// Usage in Period of the workspace with everything inside it, and of
+	// each child (with everything inside it), children by name.
+	Period orgbase.UsagePeriod
+	Usage  UsageFigures
+	Inside []ChildUsage
+}
+
+// UsageFigures are credits used by category.
+type UsageFigures struct {
+	ImageSpeech orgbase.Credits
+	Chatbot     orgbase.Credits
+}
+
+// Total is the usage of every category.
+func (u UsageFigures) Total() orgbase.Credits { return u.ImageSpeech + u.Chatbot }
+
+// ChildUsage is a child workspace's usage on its parent's home page.
+type ChildUsage struct {
+	WS *orgbase.Workspace
+	UsageFigures
 }
 
 // CreateKeyModel is the API keys section of a workspace's home page: the
