@@ -63,7 +63,7 @@ func (r historyRow) domain() orgbase.UsageEvent {
 
 func (db *DB) historyQuery(ctx context.Context, orgID int64, f HistoryFilter) *gorm.DB {
 	q := db.q(ctx).Table("usage_events e").
-		Select("e.id, e.workspace_id, e.user_id, COALESCE(u.name, '') AS user_name, COALESCE(u.email, '') AS user_email, " +
+		Select("e.id, e.workspace_id, e.user_id, COALESCE(u.name, '') AS user_name, COALESCE(u.email, '') AS user_email, "+
 			"e.tool, e.model, e.category, e.units, e.credits, e.idempotency_key, e.created_at").
 		Joins("LEFT JOIN users u ON u.id = e.user_id").
 		Where("e.org_id = ?", orgID)

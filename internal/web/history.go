@@ -352,6 +352,19 @@ func historyOptions(m *history.Model, hs historyScope, catalog []orgbase.Price) 
 		}
 		m.Workspaces = append(m.Workspaces, components.Option{Value: strconv.FormatInt(n.WS.ID, 10), Label: label})
 	}
+	// A value from a link keeps showing, even one that is not a choice, so
+	// the form says what was asked next to its message.
+	keep := func(opts []components.Option, v, label string) []components.Option {
+		if v == "" {
+			return opts
+		}
+		for _, o := range opts {
+			if o.Value == v {
+				return opts
+			}
+		}
+		return append(opts, components.Option{Value: v, Label: label})
+	}
 	for _, cat := range orgbase.Categories {
 		m.Tools = append(m.Tools, components.Option{Value: historyCategoryPrefix + string(cat), Label: cat.Label() + " (all)"})
 		seen := map[string]bool{}
@@ -362,6 +375,8 @@ func historyOptions(m *history.Model, hs historyScope, catalog []orgbase.Price) 
 			}
 		}
 	}
+	m.Workspaces = keep(m.Workspaces, m.Filters.Workspace, "Workspace "+m.Filters.Workspace+" (not available)")
+	m.Tools = keep(m.Tools, m.Filters.Tool, m.Filters.Tool+" (unknown)")
 }
 
 // handleHistoryExport streams the filtered History as CSV, newest first,
