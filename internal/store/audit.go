@@ -160,13 +160,13 @@ func (db *DB) EachAudit(ctx context.Context, orgID int64, f AuditFilter, fn func
 		if last != nil {
 			f.Before = last.ID
 		}
-		return db.auditQuery(ctx, orgID, f)
+		return db.auditQuery(ctx, orgID, f).Limit(maxAuditPage)
 	}, func(r auditRow) error { return fn(r.domain()) })
 }
 
 // eachChunk calls fn with every row of a keyset-ordered query, reading it in
-// chunks of size rows: query(last) builds the query for the rows after last
-// (nil for the first chunk), and eachChunk adds the LIMIT. Each chunk is read
+// chunks of at most size rows: query(last) builds the query for the next
+// size rows after last (nil for the first chunk), LIMIT included. Each chunk is read
 // through *sql.Rows into one reused buffer, and fn runs only once the chunk's
 // rows are closed: memory stays constant whatever the size of the result,
 // and a slow consumer (a CSV download) never holds a database connection,
@@ -177,7 +177,7 @@ func eachChunk[R any](db *DB, size int, query func(last *R) *gorm.DB, fn func(R)
 	var last *R
 	for {
 		chunk = chunk[:0]
-		rows, err := query(last).Limit(size).Rows()
+		rows, err := query(last).Rows()
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -61,20 +64,57 @@ func (r historyRow) domain() orgbase.UsageEvent {
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: r.CreatedAt.UTC()}
 }
 
-func (db *DB) historyQuery(ctx context.Context, orgID int64, f HistoryFilter) *gorm.DB {
-	q := db.q(ctx).Table("usage_events e").
-		Select("e.id, e.workspace_id, e.user_id, COALESCE(u.name, '') AS user_name, COALESCE(u.email, '') AS user_email, "+
-			"e.tool, e.model, e.category, e.units, e.credits, e.idempotency_key, e.created_at").
-		Joins("LEFT JOIN users u ON u.id = e.user_id").
-		Where("e.org_id = ?", orgID)
+// historyBranches is the most workspaces a query reads as one index scan
+// each. A subtree of a few workspaces filtered with IN leaves PostgreSQL
+// two poor plans on a deep page: walk the organization's whole feed, or
+// read every event of those workspaces and sort them. One scan per
+// workspace, each stopping after the page and merged in order (a Merge
+// Append), reads about one page whatever the depth. Larger sets use IN:
+// they are most of the organization, where the organization's index is the
+// right plan. So does Me mode: one member's index, filtered by workspace,
+// reads fewer events than a scan per workspace looking for that member.
+const historyBranches = 64
+
+// historyColumns are what a page reads of each event.
+const historyColumns = "e.id, e.workspace_id, e.user_id, e.tool, e.model, e.category, e.units, e.credits, e.idempotency_key, e.created_at"
+
+// historyQuery is the query of the limit newest events matching f, with
+// each member's name and email, newest first.
+func (db *DB) historyQuery(ctx context.Context, orgID int64, f HistoryFilter, limit int) *gorm.DB {
+	ids := slices.Clone(f.WorkspaceIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) > 1 && len(ids) <= historyBranches && f.UserID == 0 {
+		parts := make([]string, len(ids))
+		args := make([]any, 0, len(ids)+1)
+		for i, id := range ids {
+			parts[i] = "SELECT * FROM (?) b" + strconv.Itoa(i)
+			args = append(args, db.historyScan(ctx, orgID, f, []int64{id}).Select(historyColumns).Limit(limit))
+		}
+		args = append(args, limit)
+		return db.q(ctx).Raw("SELECT h.*, COALESCE(u.name, '') AS user_name, COALESCE(u.email, '') AS user_email FROM ("+
+			strings.Join(parts, " UNION ALL ")+") h LEFT JOIN users u ON u.id = h.user_id ORDER BY h.created_at DESC, h.id DESC LIMIT ?", args...)
+	}
+	if f.WorkspaceIDs != nil && len(ids) == 0 {
+		ids = []int64{} // none, not every workspace
+	}
+	return db.historyScan(ctx, orgID, f, ids).
+		Select(historyColumns + ", COALESCE(u.name, '') AS user_name, COALESCE(u.email, '') AS user_email").
+		Joins("LEFT JOIN users u ON u.id = e.user_id").Limit(limit)
+}
+
+// historyScan is the ordered scan of the events matching f in the
+// workspaces ids (nil: all, empty: none), without a select list.
+func (db *DB) historyScan(ctx context.Context, orgID int64, f HistoryFilter, ids []int64) *gorm.DB {
+	q := db.q(ctx).Table("usage_events e").Where("e.org_id = ?", orgID)
 	switch {
-	case f.WorkspaceIDs == nil:
-	case len(f.WorkspaceIDs) == 0:
+	case ids == nil:
+	case len(ids) == 0:
 		q = q.Where("1 = 0")
-	case len(f.WorkspaceIDs) == 1:
-		q = q.Where("e.workspace_id = ?", f.WorkspaceIDs[0])
+	case len(ids) == 1:
+		q = q.Where("e.workspace_id = ?", ids[0])
 	default:
-		q = q.Where("e.workspace_id IN ?", f.WorkspaceIDs)
+		q = q.Where("e.workspace_id IN ?", ids)
 	}
 	if f.UserID > 0 {
 		q = q.Where("e.user_id = ?", f.UserID)
@@ -112,7 +152,7 @@ func (db *DB) FindHistory(ctx context.Context, orgID int64, f HistoryFilter) (ev
 	}
 	limit = min(limit, maxHistoryPage)
 	var rows []historyRow
-	if err := db.historyQuery(ctx, orgID, f).Limit(limit + 1).Scan(&rows).Error; err != nil {
+	if err := db.historyQuery(ctx, orgID, f, limit+1).Scan(&rows).Error; err != nil {
 		return nil, false, err
 	}
 	if len(rows) > limit {
@@ -136,7 +176,7 @@ func (db *DB) EachHistory(ctx context.Context, orgID int64, f HistoryFilter, fn 
 		if last != nil {
 			f.Before = &HistoryCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 		}
-		return db.historyQuery(ctx, orgID, f)
+		return db.historyQuery(ctx, orgID, f, maxHistoryPage)
 	}, func(r historyRow) error { return fn(r.domain()) })
 }
 
@@ -145,6 +185,6 @@ func (db *DB) EachHistory(ctx context.Context, orgID int64, f HistoryFilter, fn 
 // usage yet" from "nothing matches these filters".
 func (db *DB) HasUsage(ctx context.Context, orgID int64, workspaceIDs []int64) (bool, error) {
 	var rows []historyRow
-	err := db.historyQuery(ctx, orgID, HistoryFilter{WorkspaceIDs: workspaceIDs}).Limit(1).Scan(&rows).Error
+	err := db.historyQuery(ctx, orgID, HistoryFilter{WorkspaceIDs: workspaceIDs}, 1).Scan(&rows).Error
 	return len(rows) > 0, err
 }

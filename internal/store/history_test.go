@@ -200,7 +200,8 @@ func TestHistoryKeysetPages(t *testing.T) {
 		clk.Set(t0)
 		batch("old", 7, f.root)
 		clk.Set(t0.Add(1500 * time.Microsecond)) // sub-second times must page exactly too
-		batch("tie", 520, a)                     // more than one chunk of EachHistory, all at one instant
+		batch("tie", 500, a)                     // more than one chunk of EachHistory, all at one instant,
+		batch("tie-root", 20, f.root)            // in two workspaces
 		const total = 530
 
 		check := func(t *testing.T, evs []orgbase.UsageEvent) {
@@ -223,10 +224,21 @@ func TestHistoryKeysetPages(t *testing.T) {
 			}
 		}
 
-		for _, size := range []int{7, 50} {
-			t.Run(fmt.Sprintf("Pages%d", size), func(t *testing.T) {
+		// Every workspace (nil), a subtree read as one scan per workspace, and
+		// more workspaces than that (read with IN): the same pages.
+		many := []int64{a.ID, f.root.ID}
+		for i := int64(1); len(many) <= 70; i++ {
+			many = append(many, 1_000_000+i)
+		}
+		for _, tc := range []struct {
+			name string
+			ids  []int64
+			size int
+		}{{"All", nil, 7}, {"All", nil, 50}, {"Subtree", []int64{a.ID, f.root.ID}, 7}, {"Subtree", []int64{f.root.ID, a.ID, a.ID}, 50}, {"Many", many, 7}} {
+			size := tc.size
+			t.Run(fmt.Sprintf("%sPages%d", tc.name, size), func(t *testing.T) {
 				var all []orgbase.UsageEvent
-				filter := store.HistoryFilter{Limit: size}
+				filter := store.HistoryFilter{Limit: size, WorkspaceIDs: tc.ids}
 				for pages := 0; ; pages++ {
 					if pages > total {
 						t.Fatal("paging does not end")
@@ -264,15 +276,15 @@ func TestHistoryKeysetPages(t *testing.T) {
 		})
 
 		t.Run("SubtreeAndMe", func(t *testing.T) {
-			evs, more, err := db.FindHistory(ctx, f.org.ID, store.HistoryFilter{WorkspaceIDs: []int64{a.ID}, UserID: f.owner.ID, Limit: 500})
+			evs, more, err := db.FindHistory(ctx, f.org.ID, store.HistoryFilter{WorkspaceIDs: []int64{a.ID, f.root.ID}, UserID: f.owner.ID, Limit: 500})
 			if err != nil || len(evs) != 500 || !more {
 				t.Fatalf("got %d events (more %v, %v), want a full page of 500 and more", len(evs), more, err)
 			}
 			last := evs[len(evs)-1]
-			rest, more, err := db.FindHistory(ctx, f.org.ID, store.HistoryFilter{WorkspaceIDs: []int64{a.ID}, UserID: f.owner.ID, Limit: 500,
+			rest, more, err := db.FindHistory(ctx, f.org.ID, store.HistoryFilter{WorkspaceIDs: []int64{a.ID, f.root.ID}, UserID: f.owner.ID, Limit: 500,
 				Before: &store.HistoryCursor{CreatedAt: last.CreatedAt, ID: last.ID}})
-			if err != nil || len(rest) != 20 || more {
-				t.Fatalf("second page: %d events (more %v, %v), want the last 20", len(rest), more, err)
+			if err != nil || len(rest) != total-500 || more {
+				t.Fatalf("second page: %d events (more %v, %v), want the last %d", len(rest), more, err, total-500)
 			}
 		})
 	})
