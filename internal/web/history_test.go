@@ -330,7 +330,7 @@ func TestHistoryPaging(t *testing.T) {
 					t.Fatalf("page %d has %d rows, want 50", pages, n)
 				}
 				more := r.find(`[data-testid="history-more"]`)
-				if more.AttrOr("hx-trigger", "") != "revealed" || more.AttrOr("hx-swap", "") != "outerHTML" {
+				if more.AttrOr("hx-trigger", "") != "intersect once" || more.AttrOr("hx-swap", "") != "outerHTML" {
 					t.Fatalf("sentinel attributes: %v", more.Nodes[0].Attr)
 				}
 				next := more.AttrOr("hx-get", "")
