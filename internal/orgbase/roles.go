@@ -47,6 +47,7 @@ const (
 	ActionMembersManage  Action = "members.manage" // change roles and workspace access of members
 	ActionAuditView      Action = "audit.view"     // read and export the audit log
 	ActionPricesView     Action = "prices.view"    // read the operator's price catalog
+	ActionUsageViewAll   Action = "usage.view_all" // see every workspace's usage events (History), granted or not
 )
 
 // Actor is who is acting inside one organization: nil Membership means the
@@ -70,7 +71,7 @@ func Can(actor Actor, action Action) bool {
 		return m.Role == RoleOwner || m.Role == RoleAdmin
 	case ActionOrgDelete, ActionOrgRestore:
 		return m.Role == RoleOwner
-	case ActionPricesView:
+	case ActionPricesView, ActionUsageViewAll:
 		return m.Role == RoleOwner || m.Role == RoleAdmin || m.Role == RoleBilling
 	}
 	return false

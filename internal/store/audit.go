@@ -156,15 +156,33 @@ func (db *DB) FindAudit(ctx context.Context, orgID int64, f AuditFilter) (entrie
 // on SQLite would block every other request. Entries written after the
 // export started are not included.
 func (db *DB) EachAudit(ctx context.Context, orgID int64, f AuditFilter, fn func(orgbase.AuditEntry) error) error {
-	chunk := make([]auditRow, 0, maxAuditPage)
+	return eachChunk(db, maxAuditPage, func(last *auditRow) *gorm.DB {
+		if last != nil {
+			f.Before = last.ID
+		}
+		return db.auditQuery(ctx, orgID, f).Limit(maxAuditPage)
+	}, func(r auditRow) error { return fn(r.domain()) })
+}
+
+// eachChunk calls fn with every row of a keyset-ordered query, reading it in
+// chunks of at most size rows: query(last) builds the query for the next
+// size rows after last (nil for the first chunk), LIMIT included. Each chunk is read
+// through *sql.Rows into one reused buffer, and fn runs only once the chunk's
+// rows are closed: memory stays constant whatever the size of the result,
+// and a slow consumer (a CSV download) never holds a database connection,
+// which on SQLite would block every other request. It stops at the first
+// error, of the database or of fn, and returns it.
+func eachChunk[R any](db *DB, size int, query func(last *R) *gorm.DB, fn func(R) error) error {
+	chunk := make([]R, 0, size)
+	var last *R
 	for {
 		chunk = chunk[:0]
-		rows, err := db.auditQuery(ctx, orgID, f).Limit(maxAuditPage).Rows()
+		rows, err := query(last).Rows()
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var r auditRow
+			var r R
 			if err := db.gorm.ScanRows(rows, &r); err != nil {
 				rows.Close()
 				return err
@@ -177,14 +195,15 @@ func (db *DB) EachAudit(ctx context.Context, orgID int64, f AuditFilter, fn func
 			return err
 		}
 		for _, r := range chunk {
-			if err := fn(r.domain()); err != nil {
+			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if len(chunk) < maxAuditPage {
+		if len(chunk) < size {
 			return nil
 		}
-		f.Before = chunk[len(chunk)-1].ID
+		l := chunk[len(chunk)-1]
+		last = &l
 	}
 }
 

@@ -137,6 +137,8 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/access/:user":                       {access: orgAdmin, form: url.Values{"role": {"member"}, "workspace_id": {":ws"}}},
 	"GET /orgs/:org/audit":                               {access: orgAdmin},
 	"GET /orgs/:org/audit.csv":                           {access: orgAdmin},
+	"GET /orgs/:org/history":                             {access: orgMember},
+	"GET /orgs/:org/history.csv":                         {access: orgMember},
 	"GET /orgs/:org/prices":                              {access: orgBilling},
 	"GET /orgs/:org/notifications":                       {access: orgMember},
 	"GET /orgs/:org/notifications/menu":                  {access: orgMember},

@@ -100,6 +100,9 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/access/:user", s.handleAccessGrant, requireCan(orgbase.ActionMembersManage))
 	org.GET("/audit", s.handleAuditIndex, requireCan(orgbase.ActionAuditView))
 	org.GET("/audit.csv", s.handleAuditExport, requireCan(orgbase.ActionAuditView))
+	// History: every member; the handlers keep each to the workspaces they see.
+	org.GET("/history", s.handleHistoryIndex)
+	org.GET("/history.csv", s.handleHistoryExport)
 	org.GET("/prices", s.handlePriceIndex, requireCan(orgbase.ActionPricesView))
 	// Notifications: each member's own; alert levels for owners and admins.
 	org.GET("/notifications", s.handleNotificationIndex)

@@ -64,6 +64,7 @@ type OrgStore interface {
 	FindPrimaryWorkspace(ctx context.Context, orgID int64) (*orgbase.Workspace, error)
 	CountMembers(ctx context.Context, orgID int64) (int64, error)
 	AuditStore    // the organization's audit log
+	HistoryStore  // the organization's usage events (History tab)
 	CatalogStore  // the operator's price catalog
 	OverviewStore // the Overview tab's reports (overview.go)
 }

@@ -259,7 +259,7 @@ type navItem struct {
 }
 
 func navItems(s Shell) []navItem {
-	items := []navItem{{"overview", "Overview", ""}, {"workspaces", "Workspaces", "/workspaces"}}
+	items := []navItem{{"overview", "Overview", ""}, {"workspaces", "Workspaces", "/workspaces"}, {"history", "History", "/history"}}
 	if s.Can(orgbase.ActionMembersManage) {
 		items = append(items, navItem{"members", "Members", "/members"}, navItem{"access", "Access", "/access"})
 	}
