@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +38,9 @@ var dashboardSpecs = []orgSpec{
 //	overview         the Overview tab (cards, 30-day chart, top lists)
 //	overview-90d-ws  the same for 90 days filtered to one workspace subtree
 //	history-first    the History tab's first page
-//	history-deep     a History page 60 days back (keyset cursor)
+//	history-deep     a History page 60 days back (its Load more cursor)
+//	history-me       Me mode (the owner's own actions: a few per cent)
+//	history-ws[-tool] a workspace subtree, and with a category
 //	members          the Members tab for 500 members with usage columns
 //	naive-chart      the Overview chart computed by GROUP BY over the raw
 //	                 events (the baseline): its p50 over the Overview's p50
@@ -146,8 +150,25 @@ func BenchmarkDashboards(b *testing.B) {
 	b.Run("history-first", func(b *testing.B) {
 		measurePage(b, w, owner, "/orgs/acme/history", "")
 	})
+	// A deep page: the page after the first one 60 days back, by the
+	// "Load more" link's keyset cursor.
+	deep := w.warm(b, owner, "/orgs/acme/history?to="+day(60))
+	m := regexp.MustCompile(`href="(/orgs/acme/history\?[^"]*cursor=[^"]*)"`).FindStringSubmatch(deep.body)
+	if m == nil {
+		b.Fatal("history: no Load more link on a page 60 days back")
+	}
+	deepPath := html.UnescapeString(m[1])
 	b.Run("history-deep", func(b *testing.B) {
-		measurePage(b, w, owner, "/orgs/acme/history?to="+day(60), "")
+		measurePage(b, w, owner, deepPath, "")
+	})
+	b.Run("history-me", func(b *testing.B) {
+		measurePage(b, w, owner, "/orgs/acme/history?me=1", "")
+	})
+	b.Run("history-ws", func(b *testing.B) {
+		measurePage(b, w, owner, fmt.Sprintf("/orgs/acme/history?workspace=%d", sub.ID), "")
+	})
+	b.Run("history-ws-tool", func(b *testing.B) {
+		measurePage(b, w, owner, fmt.Sprintf("/orgs/acme/history?workspace=%d&tool=category:chatbot", sub.ID), "")
 	})
 	b.Run("members", func(b *testing.B) {
 		measurePage(b, w, owner, "/orgs/acme/members?period=30d&sort=total", "")

@@ -409,6 +409,8 @@ func (b *browser) mobileScreenshot(name string) {
 		chromedp.EmulateViewport(mobileWidth, mobileHeight, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)),
 		chromedp.Reload(),
 	)
+	// A chart is drawn after load: wait for it (pages without one go on).
+	b.waitFor("the page (and its chart) at phone width", `document.readyState === "complete" && !!(document.querySelector('canvas[data-chart]') ? window.Chart && Chart.getChart(document.querySelector('canvas[data-chart]')) : true)`)
 	b.page(name + "-mobile")
 	if w := evalJS[int](b, "document.documentElement.scrollWidth"); w > mobileWidth {
 		b.t.Errorf("%s: the page is %dpx wide on a %dpx-wide phone: it scrolls sideways", name, w, mobileWidth)

@@ -80,7 +80,7 @@ func TestHistoryE2E(t *testing.T) {
 	u := &treeUI{b: b, slug: acc.slug}
 	u.login(acc.ownerEmail)
 	b.click(`[data-testid="nav-history"]`)
-	b.waitFor("the History tab", `location.pathname.endsWith("/history") && !!document.querySelector('[data-testid="history-table"]')`)
+	b.waitFor("the History tab", `location.pathname.endsWith("/history") && document.readyState === "complete" && !!document.querySelector('[data-testid="history-table"]')`)
 	if n := b.count(`[data-testid="history-row"]`); n != 50 {
 		t.Fatalf("the first page shows %d rows, want 50", n)
 	}

@@ -36,7 +36,7 @@ func TestMembersUsageE2E(t *testing.T) {
 			b.navigate(u.orgPath("/members"))
 			b.page("members-month")
 			b.wantText(`#member-`+fmt.Sprint(acc.topID)+` [data-testid="member-used-total"]`, acc.topMonth)
-			phoneShot(b, "members-month")
+			b.mobileScreenshot("members-month")
 
 			// All time, sorted by total: the list swaps in place, the URL follows.
 			u.markPage()
@@ -57,7 +57,7 @@ func TestMembersUsageE2E(t *testing.T) {
 			if got := b.value(`#m-period`); got != "all" {
 				t.Errorf("after reload the period is %q, want all", got)
 			}
-			phoneShot(b, "members-all-by-total")
+			b.mobileScreenshot("members-all-by-total")
 
 			// A workspace's home page: its usage, and its children's.
 			b.navigate(u.orgPath(fmt.Sprintf("/workspaces/%d", acc.clientsID)))
@@ -68,7 +68,7 @@ func TestMembersUsageE2E(t *testing.T) {
 			b.waitFor("the all-time card", `location.search.includes("period=all") && document.querySelector('[data-testid="ws-home-total"]').textContent.trim() === `+jsString(acc.clientsAll))
 			u.wantNoReload("changing the workspace page's period")
 			b.page("workspace-home-all")
-			phoneShot(b, "workspace-home-all")
+			b.mobileScreenshot("workspace-home-all")
 		})
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/orgbase/orgbase/internal/dbtest"
 	"github.com/orgbase/orgbase/internal/orgbase"
 	"github.com/orgbase/orgbase/internal/store"
@@ -38,7 +36,7 @@ func TestOverviewE2E(t *testing.T) {
 		t.Errorf("the chart has %d days, want 30", n)
 	}
 	b.page("owner")
-	phoneShot(b, "owner")
+	b.mobileScreenshot("owner")
 
 	// A period change swaps the panel in place and pushes the URL.
 	u.markPage()
@@ -80,7 +78,7 @@ func TestOverviewE2E(t *testing.T) {
 		t.Error("a member sees the organization's totals")
 	}
 	b.page("member")
-	phoneShot(b, "member")
+	b.mobileScreenshot("member")
 }
 
 // waitSettled waits until htmx is done with the last swap: no request in
@@ -96,21 +94,6 @@ func waitSettled(b *browser) {
 func setAndChange(b *browser, id, value string) {
 	b.t.Helper()
 	evalJS[bool](b, `(function(){var el=document.getElementById(`+jsQuote(id)+`);el.value=`+jsQuote(value)+`;el.dispatchEvent(new Event('change',{bubbles:true}));return true})()`)
-}
-
-// phoneShot saves a full-page screenshot at 390 px wide and checks that
-// nothing scrolls sideways, then goes back to the desktop size.
-func phoneShot(b *browser, name string) {
-	b.t.Helper()
-	b.do("emulate a 390 px phone",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)),
-		chromedp.Reload())
-	b.waitFor("the chart at phone width", `document.readyState === "complete" && !!(document.querySelector('canvas[data-chart]') ? window.Chart && Chart.getChart(document.querySelector('canvas[data-chart]')) : true)`)
-	b.screenshot(name + "-390")
-	if w := evalJS[int](b, "document.documentElement.scrollWidth"); w > 390 {
-		b.t.Errorf("%s: the page is %dpx wide on a 390px phone", name, w)
-	}
-	b.do("back to desktop size", chromedp.EmulateViewport(desktopWidth, desktopHeight), chromedp.Reload())
 }
 
 // chargeWeeks builds a tree (Clients › Acme, Globex; Marketing; Research),
