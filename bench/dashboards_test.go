@@ -249,10 +249,12 @@ func percentileOf(durs []time.Duration, p int) time.Duration {
 }
 
 // loadEvents writes n usage events of the organization over the last 90
-// days in chunks of a million, by SQL: workspaces uniform over the tree,
-// members skewed (a few heavy users: the square of a uniform draw), tools
-// from the price catalog with their category and price, weekends at a
-// third of weekdays.
+// days in chunks of a million, by SQL, in time order: each event by one
+// (member, workspace) pair the charging service would accept (members in
+// their granted workspaces, the owner and admins in five each), pairs
+// skewed so a few are heavy (the square of a uniform draw), tools from the
+// price catalog with their category and price, spread evenly over time (no
+// weekly rhythm: the demo data has one).
 func loadEvents(ctx context.Context, w *world, o *orgFixture, n int) error {
 	entries, err := catalog.Default()
 	if err != nil {
@@ -272,17 +274,31 @@ func loadEvents(ctx context.Context, w *world, o *orgFixture, n int) error {
 		cats = append(cats, string(p.Category))
 		credits = append(credits, strconv.FormatInt(int64(p.CreditsPerUnit), 10))
 	}
-	var wsIDs []string
-	for _, l := range o.levels {
-		for _, ws := range l {
-			wsIDs = append(wsIDs, strconv.FormatInt(ws.ID, 10))
-		}
-	}
-	var csv string
-	if err := w.db.SQL().QueryRowContext(ctx, "SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM memberships WHERE org_id = $1", o.org.ID).Scan(&csv); err != nil {
+	// Who charges where: as the charging service allows, each member in
+	// the workspaces granted to them, the owner and each admin in five
+	// workspaces of their own choosing (they may use any).
+	var pairWS, pairUser []string
+	rows, err := w.db.SQL().QueryContext(ctx, `SELECT workspace_id, user_id FROM workspace_grants WHERE org_id = $1
+		UNION ALL SELECT w.id, m.user_id FROM memberships m
+			CROSS JOIN LATERAL (SELECT id FROM workspaces WHERE org_id = m.org_id ORDER BY (id * 7919 + m.user_id) % 1009 LIMIT 5) w
+		WHERE m.org_id = $1 AND m.role IN ('owner', 'admin')
+		ORDER BY 2, 1`, o.org.ID)
+	if err != nil {
 		return err
 	}
-	userIDs := strings.Split(csv, ",")
+	for rows.Next() {
+		var ws, user int64
+		if err := rows.Scan(&ws, &user); err != nil {
+			rows.Close()
+			return err
+		}
+		pairWS = append(pairWS, strconv.FormatInt(ws, 10))
+		pairUser = append(pairUser, strconv.FormatInt(user, 10))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	arr := func(xs []string, quote bool) string {
 		if quote {
 			q := make([]string, len(xs))
@@ -293,21 +309,22 @@ func loadEvents(ctx context.Context, w *world, o *orgFixture, n int) error {
 		}
 		return "ARRAY[" + strings.Join(xs, ",") + "]"
 	}
+	// Event g of n happens at the g/n-th point of the 90 days (plus a
+	// minute of jitter): each chunk appends to the indexes' right ends,
+	// as live charges do, instead of writing at random places in them.
 	q := fmt.Sprintf(`INSERT INTO usage_events (org_id, workspace_id, user_id, tool, model, units, credits, category, idempotency_key, request_hash, balance_after, metadata, created_at)
-		SELECT %d, (%s)[1 + floor(random() * %d)::int], (%s)[1 + floor(random() ^ 2 * %d)::int],
-			(%s)[c], (%s)[c], u, u * (%s)[c], (%s)[c], 'bench-' || g, 'h', 0, '{}', at
-		FROM (SELECT g, 1 + floor(random() * %d)::int AS c, 1 + floor(random() * 4)::int AS u,
-				now() - make_interval(days => d) - make_interval(secs => random() * 86400) AS at
-			FROM (SELECT g, CASE WHEN extract(isodow FROM now() - make_interval(days => d0)) >= 6 AND random() < 0.67
-						THEN d0 + 2 ELSE d0 END AS d
-				FROM (SELECT g, floor(random() * 88)::int AS d0 FROM generate_series($1::bigint, $2::bigint) g) s0) s1) s`,
-		o.org.ID, arr(wsIDs, false), len(wsIDs), arr(userIDs, false), len(userIDs),
-		arr(tools, true), arr(models, true), arr(credits, false), arr(cats, true), len(tools))
+		SELECT %d, (%s)[p], (%s)[p],
+			(%s)[c], (%s)[c], u, u * (%s)[c], (%s)[c], 'bench-' || lpad(g::text, 10, '0'), 'h', 0, '{}',
+			now() - interval '90 days' + make_interval(secs => g * (90 * 86400.0 / $3) + random() * 60)
+		FROM (SELECT g, 1 + floor(random() ^ 2 * %d)::int AS p, 1 + floor(random() * %d)::int AS c, 1 + floor(random() * 4)::int AS u
+			FROM generate_series($1::bigint, $2::bigint) g) s ORDER BY g`,
+		o.org.ID, arr(pairWS, false), arr(pairUser, false),
+		arr(tools, true), arr(models, true), arr(credits, false), arr(cats, true), len(pairWS), len(tools))
 	const chunk = 1_000_000
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(n, lo+chunk) - 1
 		t0 := time.Now()
-		if _, err := w.db.SQL().ExecContext(ctx, q, lo, hi); err != nil {
+		if _, err := w.db.SQL().ExecContext(ctx, q, lo, hi, n); err != nil {
 			return err
 		}
 		fmt.Printf("# %s: events %d–%d loaded in %s\n", o.spec.Slug, lo, hi, time.Since(t0).Round(time.Millisecond))

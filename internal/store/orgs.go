@@ -339,7 +339,7 @@ func (db *DB) PurgeDeletedOrgs(ctx context.Context) (int, error) {
 		err := db.tx(ctx, func(tx *gorm.DB) error {
 			// The ledger first (it references workspaces), then children
 			// before parents: workspaces reference each other.
-			for _, q := range []string{"DELETE FROM usage_daily WHERE org_id = ?", "DELETE FROM usage_daily_ws WHERE org_id = ?", "DELETE FROM usage_daily_member WHERE org_id = ?", "DELETE FROM usage_events WHERE org_id = ?", "DELETE FROM transfers WHERE org_id = ?", "DELETE FROM accounts WHERE org_id = ?"} {
+			for _, q := range []string{"DELETE FROM usage_daily WHERE org_id = ?", "DELETE FROM usage_daily_ws WHERE org_id = ?", "DELETE FROM usage_daily_member WHERE org_id = ?", "DELETE FROM usage_daily_ws_member WHERE org_id = ?", "DELETE FROM usage_events WHERE org_id = ?", "DELETE FROM transfers WHERE org_id = ?", "DELETE FROM accounts WHERE org_id = ?"} {
 				if err := tx.Exec(q, id).Error; err != nil {
 					return err
 				}

@@ -69,7 +69,7 @@ func (db *DB) usageSource(ctx context.Context, orgID int64, s UsageScope) *gorm.
 	table := "usage_daily_ws u"
 	switch {
 	case s.UserID != 0 && s.Path != "":
-		table = "usage_daily u"
+		table = "usage_daily u" // one member: its primary key leads with (org, workspace, member)
 	case s.UserID != 0:
 		table = "usage_daily_member u"
 	}
@@ -197,7 +197,7 @@ type TopMember struct {
 
 // TopMembers returns the n people who spent the most in scope over its
 // range, most first (ties by user id); scope.UserID is ignored. It reads
-// usage_daily_member, or usage_daily under a workspace filter. One query.
+// usage_daily_member, or usage_daily_ws_member under a workspace filter. One query.
 // EINVALID for a bad range.
 func (db *DB) TopMembers(ctx context.Context, orgID int64, s UsageScope, n int) ([]TopMember, error) {
 	if err := CheckReportRange(s.From, s.To); err != nil {
@@ -205,7 +205,7 @@ func (db *DB) TopMembers(ctx context.Context, orgID int64, s UsageScope, n int) 
 	}
 	table := "usage_daily_member u"
 	if s.Path != "" {
-		table = "usage_daily u"
+		table = "usage_daily_ws_member u"
 	}
 	q := db.q(ctx).Table(table).Where("u.org_id = ? AND u.day >= ? AND u.day <= ?", orgID, s.From, s.To)
 	if s.Path != "" {

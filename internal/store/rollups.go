@@ -16,6 +16,7 @@ import (
 //	usage_daily        (org, workspace, member, category, tool, day): limits, the usage API
 //	usage_daily_ws     (org, workspace, category, day): the Overview chart, top workspaces, workspace columns
 //	usage_daily_member (org, member, category, day): top members, the Members tab, a member's own usage
+//	usage_daily_ws_member (org, workspace, member, day): top members under a workspace filter
 //
 // Reports read these, never the events; CheckRollups proves they equal a
 // recomputation from usage_events, and RebuildRollups rewrites them from it.
@@ -40,6 +41,7 @@ var rollupTables = []rollupTable{
 	{"usage_daily", []string{"workspace_id", "user_id", "category", "tool"}, func(d rollupDelta) []any { return []any{d.ws, d.user, d.category, d.tool} }},
 	{"usage_daily_ws", []string{"workspace_id", "category"}, func(d rollupDelta) []any { return []any{d.ws, d.category} }},
 	{"usage_daily_member", []string{"user_id", "category"}, func(d rollupDelta) []any { return []any{d.user, d.category} }},
+	{"usage_daily_ws_member", []string{"workspace_id", "user_id"}, func(d rollupDelta) []any { return []any{d.ws, d.user} }},
 }
 
 // addRollups adds the deltas (all of one organization and day) to every
