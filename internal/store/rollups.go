@@ -57,7 +57,11 @@ func addRollups(tx *gorm.DB, orgID int64, day string, deltas []rollupDelta) erro
 		sums := map[string]*row{}
 		for _, d := range deltas {
 			k := t.key(d)
-			s := fmt.Sprint(k...)
+			var b strings.Builder
+			for _, part := range k {
+				fmt.Fprint(&b, part, "\x00") // parts separated: no two keys print alike
+			}
+			s := b.String()
 			if sums[s] == nil {
 				sums[s] = &row{key: k}
 			}
