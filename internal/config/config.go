@@ -34,6 +34,15 @@ type Config struct {
 	DeleteGrace time.Duration // ORGBASE_DELETION_GRACE
 	LogFormat   string        // ORGBASE_LOG_FORMAT: text or json
 	SMTP        SMTP
+	Stripe      Stripe
+}
+
+// Stripe configures the Stripe payment provider. Both keys set enable it;
+// neither leaves billing to the built-in test provider.
+type Stripe struct {
+	SecretKey     string // ORGBASE_STRIPE_SECRET_KEY: sk_test_… or sk_live_…
+	WebhookSecret string // ORGBASE_STRIPE_WEBHOOK_SECRET: whsec_…
+	APIURL        string // ORGBASE_STRIPE_API_URL: another API base (stripe-mock in tests); "" is Stripe's
 }
 
 // SMTP configures outgoing mail. An empty Host keeps mail in the dev mailbox.
@@ -67,6 +76,9 @@ var Vars = []Var{
 	{"SMTP_PASSWORD", "", "SMTP password (optional)."},
 	{"SMTP_FROM", "Orgbase <no-reply@localhost>", "Sender address."},
 	{"SMTP_TLS", "starttls", "`starttls`, `tls` (implicit) or `none`."},
+	{"ORGBASE_STRIPE_SECRET_KEY", "", "Stripe secret key (`sk_test_…` or `sk_live_…`); with the webhook secret it enables Stripe."},
+	{"ORGBASE_STRIPE_WEBHOOK_SECRET", "", "Signing secret (`whsec_…`) of the webhook endpoint `<ORGBASE_BASE_URL>/webhooks/stripe`."},
+	{"ORGBASE_STRIPE_API_URL", "", "Another Stripe API base URL, e.g. stripe-mock's `http://localhost:12111`; test keys only."},
 }
 
 // Load reads the configuration through getenv. Its error names the variable
@@ -154,8 +166,44 @@ func Load(getenv func(string) string) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("SMTP_TLS: %q is not starttls, tls or none", c.SMTP.TLS)
 	}
+	if err := c.loadStripe(get); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
+
+// loadStripe reads the Stripe settings: both keys or neither, each of the
+// right kind, and another API URL only with a test key (a live key is never
+// sent anywhere but Stripe). Errors never repeat a key's value.
+func (c *Config) loadStripe(get func(name, def string) string) error {
+	st := Stripe{SecretKey: get("ORGBASE_STRIPE_SECRET_KEY", ""), WebhookSecret: get("ORGBASE_STRIPE_WEBHOOK_SECRET", ""),
+		APIURL: get("ORGBASE_STRIPE_API_URL", "")}
+	switch {
+	case st.SecretKey != "" && !strings.HasPrefix(st.SecretKey, "sk_test_") && !strings.HasPrefix(st.SecretKey, "sk_live_"):
+		return fmt.Errorf("ORGBASE_STRIPE_SECRET_KEY: is not a Stripe secret key (sk_test_… or sk_live_…)")
+	case st.WebhookSecret != "" && !strings.HasPrefix(st.WebhookSecret, "whsec_"):
+		return fmt.Errorf("ORGBASE_STRIPE_WEBHOOK_SECRET: is not a webhook signing secret (whsec_…)")
+	case st.SecretKey != "" && st.WebhookSecret == "":
+		return fmt.Errorf("ORGBASE_STRIPE_WEBHOOK_SECRET: required with ORGBASE_STRIPE_SECRET_KEY (set both or neither)")
+	case st.SecretKey == "" && st.WebhookSecret != "":
+		return fmt.Errorf("ORGBASE_STRIPE_SECRET_KEY: required with ORGBASE_STRIPE_WEBHOOK_SECRET (set both or neither)")
+	}
+	if st.APIURL != "" {
+		u, err := url.Parse(st.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return fmt.Errorf("ORGBASE_STRIPE_API_URL: %q is not an http(s) URL", st.APIURL)
+		}
+		if !strings.HasPrefix(st.SecretKey, "sk_test_") {
+			return fmt.Errorf("ORGBASE_STRIPE_API_URL: only with a test key (ORGBASE_STRIPE_SECRET_KEY=sk_test_…)")
+		}
+		st.APIURL = strings.TrimSuffix(st.APIURL, "/")
+	}
+	c.Stripe = st
+	return nil
+}
+
+// StripeEnabled reports whether Stripe takes payments (both keys are set).
+func (c *Config) StripeEnabled() bool { return c.Stripe.SecretKey != "" }
 
 // Dev reports whether the program runs in development mode.
 func (c *Config) Dev() bool { return c.Env == EnvDev }

@@ -39,6 +39,13 @@ func TestLoadBadValueNamesVariable(t *testing.T) {
 		{"SMTPFrom", map[string]string{"SMTP_FROM": "not an address"}, "SMTP_FROM:"},
 		{"SMTPTLS", map[string]string{"SMTP_TLS": "maybe"}, "SMTP_TLS:"},
 		{"LogFormat", map[string]string{"ORGBASE_LOG_FORMAT": "xml"}, "ORGBASE_LOG_FORMAT:"},
+		{"StripeKeyKind", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "pk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc"}, "ORGBASE_STRIPE_SECRET_KEY:"},
+		{"StripeWebhookKind", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "secret"}, "ORGBASE_STRIPE_WEBHOOK_SECRET:"},
+		{"StripeKeyAlone", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc"}, "ORGBASE_STRIPE_WEBHOOK_SECRET:"},
+		{"StripeWebhookAlone", map[string]string{"ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc"}, "ORGBASE_STRIPE_SECRET_KEY:"},
+		{"StripeAPIURL", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc", "ORGBASE_STRIPE_API_URL": "localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
+		{"StripeAPIURLLiveKey", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_live_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc", "ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
+		{"StripeAPIURLNoKey", map[string]string{"ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,5 +65,25 @@ func TestLoadHTTPSBaseURLMakesCookiesSecure(t *testing.T) {
 	}
 	if !c.SecureCookies() || c.DevMailbox() || len(c.SessionKeys) != 1 {
 		t.Fatalf("got secure=%v devmailbox=%v keys=%d", c.SecureCookies(), c.DevMailbox(), len(c.SessionKeys))
+	}
+}
+
+func TestLoadStripe(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.StripeEnabled() {
+		t.Fatalf("default: enabled=%v err=%v, want Stripe off", c != nil && c.StripeEnabled(), err)
+	}
+	c, err = Load(env(map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_123", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_456",
+		"ORGBASE_STRIPE_API_URL": "http://localhost:12111/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.StripeEnabled() || c.Stripe.SecretKey != "sk_test_123" || c.Stripe.WebhookSecret != "whsec_456" || c.Stripe.APIURL != "http://localhost:12111" {
+		t.Fatalf("got %+v", c.Stripe)
+	}
+	// An error never repeats a secret.
+	_, err = Load(env(map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "ORGBASE_STRIPE_WEBHOOK_SECRET": "nope_SECRETVALUE"}))
+	if err == nil || strings.Contains(err.Error(), "SECRETVALUE") {
+		t.Fatalf("got %v, want an error without the value", err)
 	}
 }

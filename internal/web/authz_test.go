@@ -32,17 +32,18 @@ import (
 type access int
 
 const (
-	public      access = iota // anyone, signed in or not
-	guestOnly                 // sign-in pages: signed-in users are sent away
-	signedIn                  // any signed-in user, no organization
-	orgMember                 // any member of the organization
-	orgAdmin                  // owner or admin of the organization
-	orgOwner                  // owner of the organization
-	orgBilling                // owner, admin or billing of the organization
-	wsViewer                  // anyone who can see the target workspace
-	wsManager                 // anyone who manages the target workspace
-	wsParentMgr               // anyone who manages the target workspace's parent (move, archive)
-	apiKey                    // the usage API: a bearer API key, never a session (api_test.go covers keys)
+	public       access = iota // anyone, signed in or not
+	guestOnly                  // sign-in pages: signed-in users are sent away
+	signedIn                   // any signed-in user, no organization
+	orgMember                  // any member of the organization
+	orgAdmin                   // owner or admin of the organization
+	orgOwner                   // owner of the organization
+	orgBilling                 // owner, admin or billing of the organization
+	wsViewer                   // anyone who can see the target workspace
+	wsManager                  // anyone who manages the target workspace
+	wsParentMgr                // anyone who manages the target workspace's parent (move, archive)
+	apiKey                     // the usage API: a bearer API key, never a session (api_test.go covers keys)
+	providerHook               // a payment provider's signed webhook, never a session (stripe_webhook_test.go covers signatures)
 )
 
 // rule is a route's access and the form it is sent with.
@@ -61,6 +62,7 @@ var routeRules = map[string]rule{
 	"POST /api/v1/usage":                   {access: apiKey},
 	"GET /api/v1/usage":                    {access: apiKey},
 	"GET /api/v1/balance":                  {access: apiKey},
+	"POST /webhooks/stripe":                {access: providerHook},
 	"GET /":                                {access: public},
 	"GET /signup":                          {access: guestOnly},
 	"POST /signup":                         {access: guestOnly},
@@ -401,6 +403,9 @@ func expected(a actor, ru rule, own bool) (ok func(int) bool, desc string) {
 		return func(s int) bool { return s < 500 && s != 403 }, "any non-5xx, non-403"
 	case apiKey:
 		return in(401), "401: a session is not an API key"
+	case providerHook:
+		// 404 while Stripe is not enabled (as here), 400 without a valid signature.
+		return in(400, 404), "400 or 404: a session is not a signature"
 	case guestOnly:
 		if loggedOut {
 			return in(200, 422), "200 or 422"

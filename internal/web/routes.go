@@ -28,6 +28,8 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 
 	// The usage API: bearer API keys, JSON, no session or CSRF (api.go).
 	s.apiRoutes(e)
+	// Payment providers' webhooks: signed by the provider, no session or CSRF (stripe_webhook.go).
+	e.POST("/webhooks/stripe", s.handleStripeWebhook)
 
 	// Everything a browser uses: session and CSRF.
 	app := e.Group("", crossSiteGuard, s.csrf(), s.loadSession)

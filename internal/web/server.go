@@ -94,6 +94,9 @@ type Deps struct {
 	API        APIStore         // the usage API (api.go)
 	Alerts     AlertStore       // alerts and notifications (alerts.go)
 	Now        func() time.Time // defaults to time.Now
+	// Billing applies verified payment events (stripe_webhook.go); nil
+	// answers the Stripe webhook with 503 until the store implements it.
+	Billing BillingEvents
 }
 
 // Server holds the dependencies every handler shares.
@@ -107,6 +110,7 @@ type Server struct {
 	members    MemberStore
 	api        APIStore
 	alerts     AlertStore
+	billing    BillingEvents
 	alertQueue alertQueue  // coalesces alert checks (alerts.go)
 	charges    chargeQueue // coalesces single-event charges per organization (api_queue.go)
 	mailbox    MailStore
@@ -123,7 +127,7 @@ type Server struct {
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
 		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil || d.Alerts == nil {
-		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
+		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now and Billing may be nil)")
 	}
 	now := d.Now
 	if now == nil {
@@ -131,7 +135,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, alerts: d.Alerts, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, alerts: d.Alerts, billing: d.Billing, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	d.Alerts.SetAlertMailer(s.alertMail)
