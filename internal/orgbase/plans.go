@@ -368,3 +368,13 @@ func InvoiceNumber(prefix string, seq int64) string {
 	}
 	return prefix + "-" + s
 }
+
+// BillingCustomer is an organization's customer at a payment provider, with
+// the card it paid with last (brand and last four digits only).
+type BillingCustomer struct {
+	OrgID      int64
+	Provider   string
+	CustomerID string
+	CardBrand  string
+	CardLast4  string
+}
