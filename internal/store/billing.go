@@ -638,3 +638,22 @@ func (db *DB) FindInvoiceCheckout(ctx context.Context, orgID, invoiceID int64) (
 	}
 	return rows[0].domain(), nil
 }
+
+// FindOrgSlug returns the URL slug of the organization with id.
+func (db *DB) FindOrgSlug(ctx context.Context, orgID int64) (string, error) {
+	var slugs []string
+	if err := db.q(ctx).Model(&orgRow{}).Where("id = ?", orgID).Pluck("slug", &slugs).Error; err != nil {
+		return "", err
+	}
+	if len(slugs) == 0 {
+		return "", orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+	}
+	return slugs[0], nil
+}
+
+// GrantTrialCredits grants the Free plan's one-off trial credits to a new
+// organization, once: the transfer's idempotency key makes a repeat a no-op.
+func (db *DB) GrantTrialCredits(ctx context.Context, orgID int64) (*orgbase.Transfer, error) {
+	free, _ := orgbase.FindPlan(orgbase.PlanFree)
+	return db.transfer(ctx, grantReq(orgID, free.Credits, orgbase.TransferPlanGrant, "Free plan trial credits", "plan:free:trial", "credits.plan_grant"))
+}

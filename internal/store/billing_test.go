@@ -335,3 +335,24 @@ func TestBillingEventConcurrent(t *testing.T) {
 		ledgerOK(t, db)
 	})
 }
+
+func TestTrialCreditsOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tr := newTree(t, db)
+		for range 2 {
+			if _, err := db.GrantTrialCredits(ctx, tr.org.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b, _ := db.PoolBalance(ctx, tr.org.ID); b != 1_000*credit {
+			t.Fatalf("pool %s, want 1,000", b)
+		}
+		if slug, err := db.FindOrgSlug(ctx, tr.org.ID); err != nil || slug != "acme" {
+			t.Fatalf("slug %q, %v", slug, err)
+		}
+		if _, err := db.FindOrgSlug(ctx, 987654); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
+			t.Fatalf("unknown org: %v", err)
+		}
+	})
+}
