@@ -39,6 +39,7 @@ func TestLoadBadValueNamesVariable(t *testing.T) {
 		{"SMTPFrom", map[string]string{"SMTP_FROM": "not an address"}, "SMTP_FROM:"},
 		{"SMTPTLS", map[string]string{"SMTP_TLS": "maybe"}, "SMTP_TLS:"},
 		{"LogFormat", map[string]string{"ORGBASE_LOG_FORMAT": "xml"}, "ORGBASE_LOG_FORMAT:"},
+		{"Payments", map[string]string{"ORGBASE_PAYMENTS": "paypal"}, "ORGBASE_PAYMENTS:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
