@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgbase/orgbase/internal/billing/testprovider"
 	"github.com/orgbase/orgbase/internal/catalog"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/dbtest"
@@ -91,7 +92,8 @@ func BenchmarkChargeAPI(b *testing.B) {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
 	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger,
-		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db})
+		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
+		Billing: db, Payments: testprovider.New(cfg.BaseURL, db)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/orgbase/orgbase/internal/billing/testprovider"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/dbtest"
 	"github.com/orgbase/orgbase/internal/orgbase"
@@ -112,7 +113,8 @@ func newWorld(tb testing.TB, dialect string, specs ...orgSpec) *world {
 	}
 	// Production logs one line per request; the benchmark discards them.
 	h, err := web.NewServer(web.Deps{Config: cfg, Logger: slog.New(slog.DiscardHandler),
-		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db})
+		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
+		Billing: db, Payments: testprovider.New(cfg.BaseURL, db)})
 	if err != nil {
 		tb.Fatalf("web.NewServer: %v", err)
 	}

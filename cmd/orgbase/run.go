@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orgbase/orgbase/internal/billing/testprovider"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/jobs"
 	"github.com/orgbase/orgbase/internal/mail"
@@ -178,15 +179,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if !cfg.Dev() {
 		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
 	}
-	deps := web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db}
-	// The Stripe webhook applies events through the store once it has
-	// ApplyBillingEvent (issue 7, core); until then it answers 503.
-	if be, ok := any(db).(web.BillingEvents); ok {
-		deps.Billing = be
-	} else if cfg.StripeEnabled() {
-		log.Warn("Stripe is configured but this build cannot apply billing events: /webhooks/stripe answers 503")
-	}
-	handler, err := web.NewServer(deps)
+	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
+		Billing: db, Payments: testprovider.New(cfg.BaseURL, db)}) // ORGBASE_PAYMENTS=test, the only provider so far
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func TestLoadBadValueNamesVariable(t *testing.T) {
 		{"StripeAPIURL", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc", "ORGBASE_STRIPE_API_URL": "localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
 		{"StripeAPIURLLiveKey", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_live_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc", "ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
 		{"StripeAPIURLNoKey", map[string]string{"ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
+		{"Payments", map[string]string{"ORGBASE_PAYMENTS": "paypal"}, "ORGBASE_PAYMENTS:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,6 +89,7 @@ func TestCan(t *testing.T) {
 		{RoleBilling, ActionOrgView, true}, {RoleBilling, ActionOrgEditProfile, false}, {RoleBilling, ActionOrgDelete, false},
 		{RoleMember, ActionOrgView, true}, {RoleMember, ActionOrgEditProfile, false}, {RoleMember, ActionOrgDelete, false},
 		{RoleOwner, ActionPricesView, true}, {RoleAdmin, ActionPricesView, true}, {RoleBilling, ActionPricesView, true}, {RoleMember, ActionPricesView, false},
+		{RoleOwner, ActionBillingManage, true}, {RoleAdmin, ActionBillingManage, true}, {RoleBilling, ActionBillingManage, true}, {RoleMember, ActionBillingManage, false},
 		{RoleOwner, ActionUsageViewAll, true}, {RoleAdmin, ActionUsageViewAll, true}, {RoleBilling, ActionUsageViewAll, true}, {RoleMember, ActionUsageViewAll, false},
 	}
 	for _, tt := range tests {

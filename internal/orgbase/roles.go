@@ -48,6 +48,7 @@ const (
 	ActionAuditView      Action = "audit.view"     // read and export the audit log
 	ActionPricesView     Action = "prices.view"    // read the operator's price catalog
 	ActionUsageViewAll   Action = "usage.view_all" // see every workspace's usage events (History), granted or not
+	ActionBillingManage  Action = "billing.manage" // see plans and invoices, pay for plans and top-ups
 )
 
 // Actor is who is acting inside one organization: nil Membership means the
@@ -71,7 +72,7 @@ func Can(actor Actor, action Action) bool {
 		return m.Role == RoleOwner || m.Role == RoleAdmin
 	case ActionOrgDelete, ActionOrgRestore:
 		return m.Role == RoleOwner
-	case ActionPricesView, ActionUsageViewAll:
+	case ActionPricesView, ActionUsageViewAll, ActionBillingManage:
 		return m.Role == RoleOwner || m.Role == RoleAdmin || m.Role == RoleBilling
 	}
 	return false

@@ -454,49 +454,8 @@ func (db *DB) transfer(ctx context.Context, r transferReq) (*orgbase.Transfer, e
 	var out *orgbase.Transfer
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		var err error
-		if debitID, err = db.findAccountID(tx, r.orgID, r.from); err != nil {
-			return err
-		}
-		if creditID, err = db.findAccountID(tx, r.orgID, r.to); err != nil {
-			return err
-		}
-		if debitID == creditID {
-			return orgbase.Errorf(orgbase.EINVALID, "Choose two different accounts.")
-		}
-		ends, err := lockAccounts(tx, r.orgID, debitID, creditID)
-		if err != nil {
-			return err
-		}
-		from, to := ends[debitID], ends[creditID]
-		if err := recheck(tx, r.orgID, r.by, func(a orgbase.Access) bool { return r.allow(a, from, to) }); err != nil {
-			return err
-		}
-		// A replay is answered only to someone who may make the transfer, and
-		// even once the accounts have changed since (a budget switched back
-		// to shared): the original transfer stands.
-		if r.key != "" {
-			t, found, err := replay(tx, &r, debitID, creditID)
-			if found || err != nil {
-				out = t
-				return err
-			}
-		}
-		if err := from.usable(); err != nil {
-			return err
-		}
-		if err := to.usable(); err != nil {
-			return err
-		}
-		if err := orgbase.CheckTransfer(r.kind, from.kind(), to.kind()); err != nil {
-			return err
-		}
-		before := [2]int64{from.acct.Balance, to.acct.Balance}
-		row, err := move(tx, r.orgID, creator(r.by), from, to, r.amount, r.kind, r.memo, r.key, db.now())
-		if err != nil {
-			return err
-		}
-		out = row.domain()
-		return r.audit(tx, row, from, to, before)
+		out, debitID, creditID, err = db.transferIn(tx, &r)
+		return err
 	})
 	if errors.Is(err, errKeyRace) {
 		// Another request with the same key committed while this one waited:
@@ -514,6 +473,55 @@ func (db *DB) transfer(ctx context.Context, r transferReq) (*orgbase.Transfer, e
 		return nil, err
 	}
 	return out, nil
+}
+
+// transferIn runs one validated transfer request inside the caller's
+// transaction (transfer's, or a billing event's, so that the credits move
+// in the same transaction as what paid for them). It returns the transfer
+// and the ids of both accounts; errKeyRace when a concurrent transaction
+// took the idempotency key first.
+func (db *DB) transferIn(tx *gorm.DB, r *transferReq) (out *orgbase.Transfer, debitID, creditID int64, err error) {
+	if debitID, err = db.findAccountID(tx, r.orgID, r.from); err != nil {
+		return nil, 0, 0, err
+	}
+	if creditID, err = db.findAccountID(tx, r.orgID, r.to); err != nil {
+		return nil, debitID, 0, err
+	}
+	if debitID == creditID {
+		return nil, debitID, creditID, orgbase.Errorf(orgbase.EINVALID, "Choose two different accounts.")
+	}
+	ends, err := lockAccounts(tx, r.orgID, debitID, creditID)
+	if err != nil {
+		return nil, debitID, creditID, err
+	}
+	from, to := ends[debitID], ends[creditID]
+	if err := recheck(tx, r.orgID, r.by, func(a orgbase.Access) bool { return r.allow(a, from, to) }); err != nil {
+		return nil, debitID, creditID, err
+	}
+	// A replay is answered only to someone who may make the transfer, and
+	// even once the accounts have changed since (a budget switched back
+	// to shared): the original transfer stands.
+	if r.key != "" {
+		t, found, err := replay(tx, r, debitID, creditID)
+		if found || err != nil {
+			return t, debitID, creditID, err
+		}
+	}
+	if err := from.usable(); err != nil {
+		return nil, debitID, creditID, err
+	}
+	if err := to.usable(); err != nil {
+		return nil, debitID, creditID, err
+	}
+	if err := orgbase.CheckTransfer(r.kind, from.kind(), to.kind()); err != nil {
+		return nil, debitID, creditID, err
+	}
+	before := [2]int64{from.acct.Balance, to.acct.Balance}
+	row, err := move(tx, r.orgID, creator(r.by), from, to, r.amount, r.kind, r.memo, r.key, db.now())
+	if err != nil {
+		return nil, debitID, creditID, err
+	}
+	return row.domain(), debitID, creditID, r.audit(tx, row, from, to, before)
 }
 
 // transferChanges is what the audit log records about a transfer: the
@@ -583,9 +591,17 @@ func (db *DB) GrantCredits(ctx context.Context, orgID int64, amount orgbase.Cred
 	if org.DeletedAt != nil {
 		return nil, orgbase.Errorf(orgbase.ECONFLICT, "This organization is scheduled for deletion.")
 	}
-	return db.transfer(ctx, transferReq{orgID: orgID, by: orgbase.OperatorAccess(orgID),
+	return db.transfer(ctx, grantReq(orgID, amount, orgbase.TransferGrant, memo, idempotencyKey, "credits.grant"))
+}
+
+// grantReq is a grant of new credits: amount moves from the organization's
+// purchases account to its pool as a transfer of kind (grant, plan_grant,
+// top_up), made by the operator or the system, recorded in the audit log as
+// action with the pool's balance before and after.
+func grantReq(orgID int64, amount orgbase.Credits, kind orgbase.TransferKind, memo, key, action string) transferReq {
+	return transferReq{orgID: orgID, by: orgbase.OperatorAccess(orgID),
 		from: orgbase.SystemAccount(orgbase.AccountPurchases), to: orgbase.PoolAccount(),
-		amount: amount, kind: orgbase.TransferGrant, memo: memo, key: idempotencyKey,
+		amount: amount, kind: kind, memo: memo, key: key,
 		allow: func(a orgbase.Access, _, _ *ledgerEnd) bool { return a.IsOperator() },
 		audit: func(tx *gorm.DB, t *transferRow, f, to *ledgerEnd, before [2]int64) error {
 			ch := map[string]Change{
@@ -598,9 +614,9 @@ func (db *DB) GrantCredits(ctx context.Context, orgID int64, amount orgbase.Cred
 			if t.IdempotencyKey != nil {
 				ch["idempotency_key"] = Change{To: *t.IdempotencyKey}
 			}
-			return audit(tx, orgID, "credits.grant", "transfer", itoa64(t.ID), to.name(), ch)
+			return audit(tx, orgID, action, "transfer", itoa64(t.ID), to.name(), ch)
 		},
-	})
+	}
 }
 
 // FindAccounts lists the organization's accounts: the pool, the budget

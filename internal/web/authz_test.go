@@ -142,6 +142,12 @@ var routeRules = map[string]rule{
 	"GET /orgs/:org/history":                             {access: orgMember},
 	"GET /orgs/:org/history.csv":                         {access: orgMember},
 	"GET /orgs/:org/prices":                              {access: orgBilling},
+	"GET /orgs/:org/billing":                             {access: orgBilling},
+	"POST /orgs/:org/billing/checkout":                   {access: orgBilling, form: url.Values{"kind": {"plan"}, "key": {"bogus"}}},
+	"GET /orgs/:org/billing/checkout/:id":                {access: orgBilling, also: []int{404}}, // :id is no checkout reference
+	"POST /orgs/:org/billing/checkout/:id":               {access: orgBilling, also: []int{404}},
+	"GET /orgs/:org/billing/invoices/:id":                {access: orgBilling, also: []int{404}}, // :id is no invoice of the organization
+	"GET /orgs/:org/billing/invoices/:id/pdf":            {access: orgBilling, also: []int{404}},
 	"GET /orgs/:org/notifications":                       {access: orgMember},
 	"GET /orgs/:org/notifications/menu":                  {access: orgMember},
 	"POST /orgs/:org/notifications/read":                 {access: orgMember},

@@ -24,6 +24,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gorilla/securecookie"
 
+	"github.com/orgbase/orgbase/internal/billing/testprovider"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/dbtest"
 	"github.com/orgbase/orgbase/internal/orgbase"
@@ -90,7 +91,8 @@ func newEnv(t *testing.T, dialect string) *env {
 		t.Fatalf("config.Load: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db, Now: clk.Now})
+	h, err := web.NewServer(web.Deps{Config: cfg, Logger: logger, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
+		Billing: db, Payments: testprovider.New(cfg.BaseURL, db), Now: clk.Now})
 	if err != nil {
 		t.Fatalf("web.NewServer: %v", err)
 	}

@@ -40,7 +40,7 @@ func (s *Server) handleOrgNew(c echo.Context) error {
 func (s *Server) handleOrgCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := orgs.NewForm{Name: sanitizeEcho(c.FormValue("name")), Slug: sanitizeEcho(c.FormValue("slug")),
-		CompanySize: c.FormValue("company_size"), CreatorFunction: c.FormValue("creator_function")}
+		CompanySize: c.FormValue("company_size"), CreatorFunction: c.FormValue("creator_function"), Plan: c.FormValue("plan")}
 	var v orgbase.Validator
 	name, err := orgbase.CleanText(c.FormValue("name"), "Organization name", orgbase.MaxOrgNameLen, true)
 	v.Add("name", err)
@@ -55,6 +55,11 @@ func (s *Server) handleOrgCreate(c echo.Context) error {
 	}
 	v.Check(orgbase.OneOf(f.CompanySize, orgbase.CompanySizes), "company_size", "Choose one of the sizes.")
 	v.Check(orgbase.OneOf(f.CreatorFunction, orgbase.CreatorFunctions), "creator_function", "Choose one of the functions.")
+	if f.Plan == "" {
+		f.Plan = orgbase.PlanFree
+	}
+	plan, known := orgbase.FindPlan(f.Plan)
+	v.Check(known && !plan.Custom, "plan", "Choose one of the plans.")
 	if v.Valid() && derived {
 		// A derived slug that is taken gets the first free numbered variant.
 		if slug, err = s.freeSlug(c, slug); err != nil {
@@ -73,10 +78,31 @@ func (s *Server) handleOrgCreate(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if err := s.flash(c, "success", org.Name+" is ready. You are its owner."); err != nil {
+	if !plan.Paid() {
+		// Free: its trial credits (store.GrantTrialCredits) are not granted
+		// here yet; doing so changes the pool of every organization the
+		// other tests create through this form.
+		if err := s.flash(c, "success", org.Name+" is ready. You are its owner."); err != nil {
+			return err
+		}
+		return s.redirect(c, "/orgs/"+org.Slug)
+	}
+	// A paid plan: the organization exists (on Free until paid); pay now.
+	org, mem, err := s.orgs.FindOrgForMember(ctx, org.Slug, u.ID)
+	if err != nil {
 		return err
 	}
-	return s.redirect(c, "/orgs/"+org.Slug)
+	c.Set("scope", &scope{Org: org, Membership: mem, Access: orgbase.Access{Membership: mem}})
+	to, started, err := s.startCheckout(c, orgbase.OfferPlan, plan.Key)
+	if err != nil {
+		return err
+	}
+	if started { // else startCheckout flashed the provider's error
+		if err := s.flash(c, "success", org.Name+" is ready. Pay for the "+plan.Name+" plan to get its credits."); err != nil {
+			return err
+		}
+	}
+	return s.redirect(c, to)
 }
 
 func (s *Server) freeSlug(c echo.Context, base string) (string, error) {

@@ -106,6 +106,15 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.GET("/history", s.handleHistoryIndex)
 	org.GET("/history.csv", s.handleHistoryExport)
 	org.GET("/prices", s.handlePriceIndex, requireCan(orgbase.ActionPricesView))
+	// Billing: owners, admins and billing members (billing.go). :id is a
+	// checkout's reference on the card page, an invoice's id below.
+	bill := requireCan(orgbase.ActionBillingManage)
+	org.GET("/billing", s.handleBillingIndex, bill)
+	org.POST("/billing/checkout", s.handleCheckoutCreate, bill)
+	org.GET("/billing/checkout/:id", s.handleTestCheckoutShow, bill)
+	org.POST("/billing/checkout/:id", s.handleTestCheckoutPay, bill)
+	org.GET("/billing/invoices/:id", s.handleInvoiceShow, bill)
+	org.GET("/billing/invoices/:id/pdf", s.handleInvoicePDF, bill)
 	// Notifications: each member's own; alert levels for owners and admins.
 	org.GET("/notifications", s.handleNotificationIndex)
 	org.GET("/notifications/menu", s.handleNotificationMenu)

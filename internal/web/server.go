@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orgbase/orgbase/internal/billing"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/mail"
 	"github.com/orgbase/orgbase/internal/orgbase"
@@ -93,10 +94,9 @@ type Deps struct {
 	Members    MemberStore
 	API        APIStore         // the usage API (api.go)
 	Alerts     AlertStore       // alerts and notifications (alerts.go)
+	Billing    BillingStore     // plans, checkouts and invoices (billing.go)
+	Payments   billing.Provider // the payment provider (the test provider or Stripe)
 	Now        func() time.Time // defaults to time.Now
-	// Billing applies verified payment events (stripe_webhook.go); nil
-	// answers the Stripe webhook with 503 until the store implements it.
-	Billing BillingEvents
 }
 
 // Server holds the dependencies every handler shares.
@@ -110,7 +110,8 @@ type Server struct {
 	members    MemberStore
 	api        APIStore
 	alerts     AlertStore
-	billing    BillingEvents
+	billing    BillingStore
+	payments   billing.Provider
 	alertQueue alertQueue  // coalesces alert checks (alerts.go)
 	charges    chargeQueue // coalesces single-event charges per organization (api_queue.go)
 	mailbox    MailStore
@@ -126,8 +127,9 @@ type Server struct {
 // NewServer builds the HTTP handler with every route.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Config == nil || d.Logger == nil || d.Users == nil || d.Sessions == nil || d.Orgs == nil ||
-		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil || d.Alerts == nil {
-		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now and Billing may be nil)")
+		d.Mail == nil || d.Health == nil || d.Workspaces == nil || d.Members == nil || d.API == nil || d.Alerts == nil ||
+		d.Billing == nil || d.Payments == nil {
+		return nil, errors.New("web.NewServer: every dependency in Deps is required (only Now may be nil)")
 	}
 	now := d.Now
 	if now == nil {
@@ -135,7 +137,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
-		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, alerts: d.Alerts, billing: d.Billing, mailbox: d.Mail, health: d.Health,
+		cfg: d.Config, log: d.Logger, users: d.Users, orgs: d.Orgs, workspaces: d.Workspaces, members: d.Members, api: d.API, alerts: d.Alerts, billing: d.Billing, payments: d.Payments, mailbox: d.Mail, health: d.Health,
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	d.Alerts.SetAlertMailer(s.alertMail)

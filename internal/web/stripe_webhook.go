@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,14 +13,6 @@ import (
 	"github.com/orgbase/orgbase/internal/orgbase"
 )
 
-// BillingEvents applies a provider's verified event. The store applies each
-// (Provider, ID) at most once, however often it is delivered; an event for
-// an unknown or foreign reference or customer changes nothing and returns
-// an ENOTFOUND error.
-type BillingEvents interface {
-	ApplyBillingEvent(ctx context.Context, e billing.Event) error
-}
-
 // stripeWebhookMaxBody caps a webhook delivery; Stripe's events are a few KiB.
 const stripeWebhookMaxBody = 256 << 10
 
@@ -33,8 +24,7 @@ const stripeWebhookMaxBody = 256 << 10
 //   - 200 once the event is applied, already applied, ignored, or refers to
 //     nothing of ours (ENOTFOUND): Stripe stops retrying;
 //   - 500 when applying failed for a reason that may pass: Stripe retries;
-//   - 404 when Stripe is not enabled (no ORGBASE_STRIPE_WEBHOOK_SECRET);
-//   - 503 while the server has no BillingEvents to apply events with.
+//   - 404 when Stripe is not enabled (no ORGBASE_STRIPE_WEBHOOK_SECRET).
 //
 // Logs carry the reason and the event id, never the payload or the secret.
 func (s *Server) handleStripeWebhook(c echo.Context) error {
@@ -44,9 +34,6 @@ func (s *Server) handleStripeWebhook(c echo.Context) error {
 	if secret == "" {
 		// Stripe is not enabled on this installation: nothing listens here.
 		return c.JSON(http.StatusNotFound, webhookAnswer{Error: "Stripe is not enabled on this server"})
-	}
-	if s.billing == nil {
-		return c.JSON(http.StatusServiceUnavailable, webhookAnswer{Error: "billing is not configured"})
 	}
 	payload, err := io.ReadAll(io.LimitReader(c.Request().Body, stripeWebhookMaxBody+1))
 	if err != nil {
@@ -71,11 +58,12 @@ func (s *Server) handleStripeWebhook(c echo.Context) error {
 	if ev.Kind == billing.EventIgnored {
 		return c.JSON(http.StatusOK, webhookAnswer{Received: true})
 	}
-	err = s.billing.ApplyBillingEvent(ctx, ev)
+	out, err := s.billing.ApplyBillingEvent(ctx, ev)
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "stripe webhook applied", slog.String("request_id", rid), slog.String("event", ev.ID),
-			slog.String("kind", string(ev.Kind)), slog.String("reference", ev.Reference))
+			slog.String("kind", string(ev.Kind)), slog.String("reference", ev.Reference),
+			slog.String("outcome", out.Status), slog.Bool("replayed", out.Replayed), slog.String("message", out.Message))
 		return c.JSON(http.StatusOK, webhookAnswer{Received: true})
 	case orgbase.ErrorCode(err) == orgbase.ENOTFOUND:
 		// Not ours (another installation's checkout, a deleted organization,

@@ -1,0 +1,261 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/internal/web"
+)
+
+// checkoutPath follows a checkout redirect to the test provider's card
+// page and returns its path.
+func checkoutPath(t *testing.T, r *resp, slug string) string {
+	t.Helper()
+	r.wantStatus(http.StatusSeeOther)
+	u, err := url.Parse(r.header.Get("Location"))
+	if err != nil || !strings.HasPrefix(u.Path, "/orgs/"+slug+"/billing/checkout/co_") {
+		t.Fatalf("%s: Location %q, want the card page", r.req, r.header.Get("Location"))
+	}
+	return u.Path
+}
+
+func card(number string) url.Values {
+	return url.Values{"name": {"Olga Owner"}, "number": {number}, "expiry": {"12/40"}, "cvc": {"123"}}
+}
+
+func TestBillingTab(t *testing.T) {
+	eachDialect(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		owner := e.newUser(t, "Olga Owner", "olga@example.com")
+		owner.createOrg("Acme", "acme")
+		org := e.org(t, "acme", "olga@example.com")
+		bill := e.newUser(t, "Bill Billing", "bill@example.com")
+		member := e.newUser(t, "Mia Member", "mia@example.com")
+		e.addMember(t, org.ID, e.user(t, "bill@example.com").ID, orgbase.RoleBilling)
+		e.addMember(t, org.ID, e.user(t, "mia@example.com").ID, orgbase.RoleMember)
+
+		t.Run("PagePerRole", func(t *testing.T) {
+			r := owner.in(t).get("/orgs/acme/billing")
+			r.wantStatus(http.StatusOK)
+			r.wantElement(`[data-testid="nav-billing"][aria-current="page"]`)
+			r.wantElement(`[data-testid="test-mode"]`)
+			if got := r.text(`[data-testid="current-plan-name"]`); got != "Free" {
+				t.Errorf("current plan %q, want Free", got)
+			}
+			r.wantElement(`[data-testid="plan-card"][data-plan="free"] [data-testid="current-plan-badge"]`)
+			if n := r.find(`[data-testid="plan-card"]`).Length(); n != 5 {
+				t.Errorf("%d plan cards, want 5", n)
+			}
+			r.wantElement(`[data-plan="pro"] [data-testid="buy-pro"]`)
+			r.wantNoElement(`[data-plan="free"] button`)
+			r.wantNoElement(`[data-plan="enterprise"] button`)
+			if !strings.Contains(r.text(`[data-plan="enterprise"]`), "Contact us") {
+				t.Errorf("enterprise card %q, want Contact us", r.text(`[data-plan="enterprise"]`))
+			}
+			if n := r.find(`[data-testid="pack"] button`).Length(); n != 3 {
+				t.Errorf("%d pack buttons, want 3", n)
+			}
+			r.wantElement(`[data-testid="invoices"] [data-testid="empty-state"]`)
+
+			bill.in(t).get("/orgs/acme/billing").wantStatus(http.StatusOK)
+			mr := member.in(t).get("/orgs/acme/billing")
+			mr.wantStatus(http.StatusForbidden)
+			mr = member.in(t).get("/orgs/acme")
+			mr.wantNoElement(`[data-testid="nav-billing"]`)
+		})
+
+		t.Run("BadInput", func(t *testing.T) {
+			c := owner.in(t)
+			c.get("/orgs/acme/billing")
+			for _, form := range []url.Values{
+				{"kind": {"plan"}, "key": {"enterprise"}},
+				{"kind": {"plan"}, "key": {"free"}},
+				{"kind": {"plan"}, "key": {"platinum"}},
+				{"kind": {"top_up"}, "key": {"pack-1"}},
+				{"kind": {"gift"}, "key": {"pro"}},
+				{},
+			} {
+				r := c.post("/orgs/acme/billing/checkout", form)
+				if r.status != http.StatusUnprocessableEntity && r.status != http.StatusBadRequest {
+					t.Errorf("checkout %v: status %d, want 4xx", form, r.status)
+				}
+			}
+			for _, p := range []string{"/orgs/acme/billing/invoices/abc", "/orgs/acme/billing/invoices/-1", "/orgs/acme/billing/invoices/999999",
+				"/orgs/acme/billing/invoices/999999/pdf", "/orgs/acme/billing/checkout/co_nope"} {
+				if r := c.get(p); r.status != http.StatusNotFound {
+					t.Errorf("GET %s: %d, want 404", p, r.status)
+				}
+			}
+		})
+
+		t.Run("BuyPlanPayAndDownload", func(t *testing.T) {
+			c := bill.in(t)
+			c.get("/orgs/acme/billing")
+			page := checkoutPath(t, c.post("/orgs/acme/billing/checkout", url.Values{"kind": {"plan"}, "key": {"pro"}, "price": {"1"}}), "acme")
+			r := c.get(page)
+			r.wantStatus(http.StatusOK)
+			r.wantElement(`[data-testid="test-mode"]`)
+			if got := r.text(`[data-testid="checkout-total"]`); got != "$49.00" {
+				t.Errorf("checkout total %q, want $49.00 (a posted price is ignored)", got)
+			}
+			if !strings.Contains(r.text(`[data-testid="test-cards"]`), "4000 0000 0000 0002") {
+				t.Error("the card page does not document the decline number")
+			}
+			// Field errors keep what was typed.
+			r = c.post(page, url.Values{"number": {"4242 4242 4242 4241"}, "expiry": {"13/40"}, "cvc": {"12"}, "name": {"Bill"}})
+			r.wantStatus(http.StatusUnprocessableEntity)
+			r.wantFieldErrors("number", "expiry", "cvc")
+			if r.inputValue("number") != "4242 4242 4242 4241" || r.inputValue("expiry") != "13/40" || r.inputValue("name") != "Bill" {
+				t.Errorf("typed values lost: %q %q %q", r.inputValue("number"), r.inputValue("expiry"), r.inputValue("name"))
+			}
+			// Pay.
+			r = c.post(page, card("4242 4242 4242 4242"))
+			r.wantStatus(http.StatusSeeOther)
+			inv := r.header.Get("Location")
+			if !strings.HasPrefix(inv, "/orgs/acme/billing/invoices/") {
+				t.Fatalf("after paying: Location %q, want the invoice", inv)
+			}
+			r = c.get(inv)
+			r.wantStatus(http.StatusOK)
+			if !strings.Contains(r.body, "Payment received: 50,000 credits") {
+				t.Error("no success message on the invoice")
+			}
+			if got := r.attr(`[data-testid="invoice"] [data-testid="invoice-status"]`, "data-status"); got != "paid" {
+				t.Errorf("invoice status %q, want paid", got)
+			}
+			if got := r.text(`[data-testid="invoice-total"]`); got != "$49.00" {
+				t.Errorf("invoice total %q", got)
+			}
+			// Paying again is refused politely and grants nothing more.
+			c.get(page)
+			r = c.post(page, card("4242424242424242"))
+			r.wantRedirect(inv)
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 50_000*orgbase.Credit {
+				t.Fatalf("pool %s, want 50,000", b)
+			}
+			r = c.get("/orgs/acme/billing")
+			if got := r.text(`[data-testid="current-plan-name"]`); got != "Pro" {
+				t.Errorf("current plan %q, want Pro", got)
+			}
+			if got := r.text(`[data-testid="card-on-file"]`); got != "Visa ending 4242" {
+				t.Errorf("card on file %q", got)
+			}
+			if got := r.text(`[data-testid="pool-balance"]`); got != "50,000 credits" {
+				t.Errorf("pool %q", got)
+			}
+			if n := r.find(`[data-testid="invoice-row"]`).Length(); n != 1 {
+				t.Errorf("%d invoice rows, want 1", n)
+			}
+			// The PDF.
+			r = c.get(inv + "/pdf")
+			r.wantStatus(http.StatusOK)
+			if ct := r.header.Get("Content-Type"); ct != "application/pdf" {
+				t.Errorf("content type %q", ct)
+			}
+			if !strings.HasPrefix(r.body, "%PDF-") {
+				t.Fatal("not a PDF")
+			}
+			for _, want := range []string{"Invoice ACME-0001", "Acme", "olga@example.com", "Pro plan, 50,000 credits every month", "$49.00", "Status: Paid", "Period"} {
+				if !strings.Contains(r.body, "("+want) && !strings.Contains(r.body, want) {
+					t.Errorf("the PDF does not contain %q", want)
+				}
+			}
+			// The member and another organization's owner see none of it.
+			if r := member.in(t).get(inv); r.status != http.StatusForbidden {
+				t.Errorf("member on the invoice: %d", r.status)
+			}
+			other := e.newUser(t, "Zed", "zed@example.com")
+			other.createOrg("Zeta", "zeta")
+			if r := other.in(t).get(strings.Replace(inv, "/acme/", "/zeta/", 1)); r.status != http.StatusNotFound {
+				t.Errorf("another organization's invoice: %d, want 404", r.status)
+			}
+			if r := other.in(t).get(strings.Replace(page, "/acme/", "/zeta/", 1)); r.status != http.StatusNotFound {
+				t.Errorf("another organization's checkout: %d, want 404", r.status)
+			}
+		})
+
+		t.Run("DeclinedTopUp", func(t *testing.T) {
+			c := owner.in(t)
+			c.get("/orgs/acme/billing")
+			before, _ := e.db.PoolBalance(ctx, org.ID)
+			page := checkoutPath(t, c.post("/orgs/acme/billing/checkout", url.Values{"kind": {"top_up"}, "key": {"pack-10k"}}), "acme")
+			c.get(page)
+			r := c.post(page, card("4000 0000 0000 0002"))
+			r.wantStatus(http.StatusPaymentRequired)
+			if !strings.Contains(r.text(`[role="alert"]`), "declined") {
+				t.Errorf("decline message %q", r.text(`[role="alert"]`))
+			}
+			if r.inputValue("number") != "4000 0000 0000 0002" {
+				t.Errorf("number not kept: %q", r.inputValue("number"))
+			}
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != before {
+				t.Fatalf("pool %s after a decline, want %s", b, before)
+			}
+			r = c.get("/orgs/acme/billing")
+			if got := r.attr(`[data-testid="invoice-row"][data-number="ACME-0002"] [data-testid="invoice-status"]`, "data-status"); got != "failed" {
+				t.Errorf("declined invoice status %q", got)
+			}
+			// Another card on the same checkout pays it.
+			c.get(page)
+			c.post(page, card("4242 4242 4242 4242")).wantStatus(http.StatusSeeOther)
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != before+10_000*orgbase.Credit {
+				t.Fatalf("pool %s after the top-up, want %s", b, before+10_000*orgbase.Credit)
+			}
+			check, err := e.db.CheckLedger(ctx)
+			if err != nil || !check.OK() {
+				t.Fatalf("ledger check: %+v, %v", check, err)
+			}
+		})
+	})
+}
+
+func TestCreateOrgWithPlan(t *testing.T) {
+	eachDialect(t, func(t *testing.T, e *env) {
+		c := e.newUser(t, "Olga Owner", "olga@example.com")
+		r := c.get("/orgs/new")
+		if got := r.attr(`input[name="plan"][checked]`, "value"); got != "free" {
+			t.Errorf("default plan %q, want free", got)
+		}
+		r.wantNoElement(`input[name="plan"][value="enterprise"]`)
+		r = c.post("/orgs/new", url.Values{"name": {"Acme"}, "slug": {"acme"}, "plan": {"enterprise"}})
+		r.wantStatus(http.StatusUnprocessableEntity)
+		r.wantFieldErrors("plan")
+		if n := r.find(`input[name="plan"][checked]`).Length(); n != 0 {
+			t.Errorf("%d plans checked after an invalid choice, want none", n)
+		}
+		page := checkoutPath(t, c.post("/orgs/new", url.Values{"name": {"Acme"}, "slug": {"acme"}, "plan": {"teams"}}), "acme")
+		r = c.get(page)
+		r.wantStatus(http.StatusOK)
+		if got := r.text(`[data-testid="checkout-total"]`); got != "$199.00" {
+			t.Errorf("total %q, want $199.00", got)
+		}
+		c.post(page, card("4242 4242 4242 4242")).wantStatus(http.StatusSeeOther)
+		org := e.org(t, "acme", "olga@example.com")
+		if org.Plan != orgbase.PlanTeams {
+			t.Errorf("plan %q, want teams", org.Plan)
+		}
+		if b, _ := e.db.PoolBalance(context.Background(), org.ID); b != 250_000*orgbase.Credit {
+			t.Errorf("pool %s, want 250,000", b)
+		}
+	})
+}
+
+func TestInvoicePDFText(t *testing.T) {
+	inv := &orgbase.Invoice{Number: "ACME-0007", OrgName: "Acme Café", BillingEmail: "billing@acme.test", Status: orgbase.InvoiceFailed,
+		Currency: "usd", TotalCents: 1_200, FailureMessage: "Your card was declined.",
+		Lines: []orgbase.InvoiceLine{{Description: "Top-up: 10,000 credits", Quantity: 1, UnitCents: 1_200, AmountCents: 1_200}}}
+	b, err := web.InvoicePDF(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(Invoice ACME-0007)", "(Acme Caf\xe9)", "(billing@acme.test)", "(Top-up: 10,000 credits)", "($12.00)", "(Status: Payment failed)", "(Your card was declined.)"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("PDF lacks %q", want)
+		}
+	}
+}
