@@ -89,7 +89,9 @@ func (p Plan) CreditsLabel() string {
 	case p.ValidityMonths > 0:
 		return p.Credits.String() + " credits, usable for " + strconv.Itoa(p.ValidityMonths) + " months"
 	}
-	return p.Credits.String() + " trial credits, once"
+	// Free's one-off trial grant (store.GrantTrialCredits) is not given at
+	// sign-up yet (issue 7 is open): promise only what happens.
+	return "Credits added by your operator"
 }
 
 // PeriodEnd is when a period of the plan that starts at start ends: a
