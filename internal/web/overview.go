@@ -296,8 +296,16 @@ func (s *Server) overviewCards(c echo.Context, m *orgs.OverviewModel) error {
 		return err
 	}
 	m.BurnRate, m.HasBurn = spent/burnDays, spent > 0
+	invoices, err := s.billing.FindInvoices(ctx, sc.Org.ID)
+	if err != nil {
+		return err
+	}
+	m.Invoices = invoices[:min(len(invoices), overviewInvoices)]
 	return nil
 }
+
+// overviewInvoices is how many billing records the Overview lists.
+const overviewInvoices = 3
 
 // memberCards fills the limited view: for each workspace the member was
 // granted (a few), what they can spend there now — its funding balance and

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/orgbase/orgbase/internal/billing"
 	"github.com/orgbase/orgbase/internal/orgbase"
+	"github.com/orgbase/orgbase/internal/store"
 )
 
 // overviewWorld is the usage world with a billing member, Mia granted Acme
@@ -300,6 +303,42 @@ func TestOverview(t *testing.T) {
 			if got := w.owner.in(t).get(w.url(q.Encode())).text(`[data-testid="usage-range"]`); !strings.Contains(got, w.today.Format("Jan 2, 2006")) {
 				t.Errorf("90-day range label = %q", got)
 			}
+		})
+		t.Run("LatestBillingRecords", func(t *testing.T) {
+			r := w.owner.in(t).get(w.url(""))
+			r.wantElement(`[data-testid="overview-billing"]`)
+			if got := r.attr(`[data-testid="overview-buy-credits"]`, "href"); got != "/orgs/tree-co/billing#packs-title" {
+				t.Errorf("Buy more credits goes to %q", got)
+			}
+			if got := r.attr(`[data-testid="overview-change-plan"]`, "href"); got != "/orgs/tree-co/billing#plans-title" {
+				t.Errorf("Change plan goes to %q", got)
+			}
+			if !strings.Contains(r.text(`[data-testid="overview-billing"]`), "No invoices yet") {
+				t.Errorf("without invoices the section reads %q", r.text(`[data-testid="overview-billing"]`))
+			}
+			// Four paid packs (last of the subtests: they fill the pool): the
+			// three newest are listed, newest first.
+			ctx := context.Background()
+			for i := range 4 {
+				co, err := e.db.StartCheckout(ctx, w.org.ID, orgbase.OperatorAccess(w.org.ID), store.NewCheckout{Kind: orgbase.OfferTopUp, Key: orgbase.Packs()[0].Key, Provider: "test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev := billing.Event{Provider: "test", ID: fmt.Sprint("evt_ov_", i), Kind: billing.EventCheckoutCompleted, Reference: co.Reference,
+					CustomerID: "tcus_ov", PaymentID: fmt.Sprint("tpay_ov_", i), AmountCents: co.AmountCents, Currency: co.Currency}
+				if out, err := e.db.ApplyBillingEvent(ctx, ev); err != nil || out.Status != store.OutcomePaid {
+					t.Fatalf("pay %d: %+v, %v", i, out, err)
+				}
+			}
+			r = w.owner.in(t).get(w.url(""))
+			var numbers []string
+			r.find(`[data-testid="overview-billing"] [data-testid="invoice-row"]`).Each(func(_ int, sel *goquery.Selection) {
+				numbers = append(numbers, sel.AttrOr("data-number", ""))
+			})
+			if len(numbers) != 3 || !strings.HasSuffix(numbers[0], "-0004") || !strings.HasSuffix(numbers[2], "-0002") {
+				t.Errorf("latest billing records = %v, want the three newest of four", numbers)
+			}
+			w.member.in(t).get(w.url("")).wantNoElement(`[data-testid="overview-billing"]`)
 		})
 	})
 }

@@ -33,6 +33,9 @@ type OverviewModel struct {
 	MyMonth     orgbase.Credits
 
 	Usage UsagePanel
+
+	// Full view: the latest billing records (newest first, a few).
+	Invoices []orgbase.Invoice
 }
 
 // AvailableCredits is what the viewer can spend in one workspace: the
