@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orgbase/orgbase/internal/billing"
+	billingstripe "github.com/orgbase/orgbase/internal/billing/stripe"
 	"github.com/orgbase/orgbase/internal/billing/testprovider"
 	"github.com/orgbase/orgbase/internal/config"
 	"github.com/orgbase/orgbase/internal/jobs"
@@ -179,8 +181,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if !cfg.Dev() {
 		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
 	}
+	payments, err := paymentProvider(cfg, db)
+	if err != nil {
+		return err
+	}
 	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
-		Billing: db, Payments: testprovider.New(cfg.BaseURL, db)}) // ORGBASE_PAYMENTS=test, the only provider so far
+		Billing: db, Payments: payments})
 	if err != nil {
 		return err
 	}
@@ -317,4 +323,14 @@ func migrate(ctx context.Context, cfg *config.Config, args []string, stdout io.W
 		return usageError{fmt.Sprintf("migrate: unknown action %q (want up, down or status)", args[0])}
 	}
 	return nil
+}
+
+// paymentProvider is the provider ORGBASE_PAYMENTS names: the built-in
+// test provider (the default) or Stripe, whose webhook then confirms
+// payments (config refuses stripe without both Stripe keys).
+func paymentProvider(cfg *config.Config, db *store.DB) (billing.Provider, error) {
+	if cfg.Payments == billingstripe.Name {
+		return billingstripe.New(billingstripe.Config{SecretKey: cfg.Stripe.SecretKey, APIURL: cfg.Stripe.APIURL})
+	}
+	return testprovider.New(cfg.BaseURL, db), nil
 }

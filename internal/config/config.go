@@ -33,7 +33,7 @@ type Config struct {
 	SessionMax  time.Duration // ORGBASE_SESSION_MAX_AGE
 	DeleteGrace time.Duration // ORGBASE_DELETION_GRACE
 	LogFormat   string        // ORGBASE_LOG_FORMAT: text or json
-	Payments    string        // ORGBASE_PAYMENTS: the payment provider, "test"
+	Payments    string        // ORGBASE_PAYMENTS: the payment provider, "test" or "stripe"
 	SMTP        SMTP
 	Stripe      Stripe
 }
@@ -71,7 +71,7 @@ var Vars = []Var{
 	{"ORGBASE_SESSION_MAX_AGE", "720h", "A session ends this long after sign-in, however active."},
 	{"ORGBASE_DELETION_GRACE", "720h", "How long a deleted organization can be restored before it is purged."},
 	{"ORGBASE_LOG_FORMAT", "text", "`text` or `json` structured logs."},
-	{"ORGBASE_PAYMENTS", "test", "Payment provider: `test` is the built-in test provider (a card page in test mode, no money moves)."},
+	{"ORGBASE_PAYMENTS", "test", "Payment provider: `test` is the built-in test provider (a card page in test mode, no money moves); `stripe` takes payments with Stripe Checkout (needs both Stripe keys)."},
 	{"SMTP_HOST", "", "SMTP server; empty keeps mail in the dev mailbox at /dev/mail."},
 	{"SMTP_PORT", "587", "SMTP port."},
 	{"SMTP_USERNAME", "", "SMTP user (optional)."},
@@ -154,8 +154,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("ORGBASE_LOG_FORMAT: %q is not text or json", c.LogFormat)
 	}
 	c.Payments = get("ORGBASE_PAYMENTS", "test")
-	if c.Payments != "test" {
-		return nil, fmt.Errorf("ORGBASE_PAYMENTS: %q is not a payment provider (test)", c.Payments)
+	if c.Payments != "test" && c.Payments != "stripe" {
+		return nil, fmt.Errorf("ORGBASE_PAYMENTS: %q is not a payment provider (test or stripe)", c.Payments)
 	}
 	c.SMTP = SMTP{Host: get("SMTP_HOST", ""), Username: get("SMTP_USERNAME", ""), Password: getenv("SMTP_PASSWORD"),
 		From: get("SMTP_FROM", "Orgbase <no-reply@localhost>"), TLS: get("SMTP_TLS", "starttls")}
@@ -174,6 +174,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := c.loadStripe(get); err != nil {
 		return nil, err
+	}
+	if c.Payments == "stripe" && !c.StripeEnabled() {
+		return nil, fmt.Errorf("ORGBASE_PAYMENTS: stripe needs ORGBASE_STRIPE_SECRET_KEY and ORGBASE_STRIPE_WEBHOOK_SECRET")
 	}
 	return c, nil
 }

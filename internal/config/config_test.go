@@ -47,6 +47,7 @@ func TestLoadBadValueNamesVariable(t *testing.T) {
 		{"StripeAPIURLLiveKey", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_live_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc", "ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
 		{"StripeAPIURLNoKey", map[string]string{"ORGBASE_STRIPE_API_URL": "http://localhost:12111"}, "ORGBASE_STRIPE_API_URL:"},
 		{"Payments", map[string]string{"ORGBASE_PAYMENTS": "paypal"}, "ORGBASE_PAYMENTS:"},
+		{"PaymentsStripeWithoutKeys", map[string]string{"ORGBASE_PAYMENTS": "stripe"}, "ORGBASE_PAYMENTS:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +82,13 @@ func TestLoadStripe(t *testing.T) {
 	}
 	if !c.StripeEnabled() || c.Stripe.SecretKey != "sk_test_123" || c.Stripe.WebhookSecret != "whsec_456" || c.Stripe.APIURL != "http://localhost:12111" {
 		t.Fatalf("got %+v", c.Stripe)
+	}
+	if c.Payments != "test" {
+		t.Fatalf("with Stripe configured the provider is still %q until ORGBASE_PAYMENTS=stripe; want test", c.Payments)
+	}
+	c, err = Load(env(map[string]string{"ORGBASE_PAYMENTS": "stripe", "ORGBASE_STRIPE_SECRET_KEY": "sk_test_123", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_456"}))
+	if err != nil || c.Payments != "stripe" {
+		t.Fatalf("ORGBASE_PAYMENTS=stripe with both keys: %v, %v", c, err)
 	}
 	// An error never repeats a secret.
 	_, err = Load(env(map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "ORGBASE_STRIPE_WEBHOOK_SECRET": "nope_SECRETVALUE"}))
