@@ -166,24 +166,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	} else if err := db.Ready(ctx); err != nil {
 		return fmt.Errorf("%w (run `orgbase migrate up` first)", err)
 	}
-	if cfg.SMTP.Host != "" {
-		runner, err := startMailer(ctx, cfg, db, log)
-		if err != nil {
-			return err
-		}
-		defer func() { // after the HTTP server drained, before the database closes
-			sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-			defer cancel()
-			if err := runner.Stop(sctx); err != nil {
-				log.Error("stop background jobs", slog.String("error", err.Error()))
-			}
-		}()
-	} else if !cfg.Dev() {
-		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
-	}
 	payments, err := paymentProvider(cfg, db)
 	if err != nil {
 		return err
+	}
+	runner, err := startJobs(ctx, cfg, db, payments, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the HTTP server drained, before the database closes
+		sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			log.Error("stop background jobs", slog.String("error", err.Error()))
+		}
+	}()
+	if cfg.SMTP.Host == "" && !cfg.Dev() {
+		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
 	}
 	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
 		Billing: db, Payments: payments})
@@ -225,14 +224,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	return nil
 }
 
-// startMailer starts the background worker that sends the outbox over SMTP;
-// from then on every email gets its delivery job in the transaction that writes it.
-func startMailer(ctx context.Context, cfg *config.Config, db *store.DB, log *slog.Logger) (*jobs.Runner, error) {
-	m, err := mail.NewSMTP(cfg.SMTP)
-	if err != nil {
-		return nil, err
+// startJobs starts the background jobs: the billing job (renewals and
+// auto-recharge, charged through payments) and, with an SMTP server, the
+// worker that sends the outbox; from then on every email gets its delivery
+// job in the transaction that writes it.
+func startJobs(ctx context.Context, cfg *config.Config, db *store.DB, payments billing.Provider, log *slog.Logger) (*jobs.Runner, error) {
+	var m mail.Mailer
+	if cfg.SMTP.Host != "" {
+		var err error
+		if m, err = mail.NewSMTP(cfg.SMTP); err != nil {
+			return nil, err
+		}
 	}
-	runner, err := jobs.New(db, m, jobs.Options{Logger: log})
+	runner, err := jobs.New(db, m, jobs.Options{Logger: log, Payments: payments})
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +244,9 @@ func startMailer(ctx context.Context, cfg *config.Config, db *store.DB, log *slo
 		db.SetEmailEnqueuer(nil)
 		return nil, fmt.Errorf("start background jobs: %w", err)
 	}
-	log.Info("sending email through SMTP", slog.String("server", net.JoinHostPort(cfg.SMTP.Host, strconv.Itoa(cfg.SMTP.Port))), slog.String("tls", cfg.SMTP.TLS))
+	if m != nil {
+		log.Info("sending email through SMTP", slog.String("server", net.JoinHostPort(cfg.SMTP.Host, strconv.Itoa(cfg.SMTP.Port))), slog.String("tls", cfg.SMTP.TLS))
+	}
 	return runner, nil
 }
 

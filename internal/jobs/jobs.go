@@ -4,15 +4,19 @@
 // its SQLite driver, both on the connection pool GORM uses. River's tables are
 // created by store.Migrate.
 //
-// The only job today delivers outbox emails over SMTP. New registers itself
-// with the store as the email enqueuer, so every email written from then on
-// gets a delivery job inserted in the very transaction that writes it: a
-// rolled-back change sends nothing and a committed one is never lost. A failed
-// delivery is retried with River's backoff (attempt⁴ seconds, about three
-// weeks over EmailMaxAttempts tries).
+// Two jobs run today:
 //
-// Without an SMTP server (the dev mailbox), no Runner is created: emails stay
-// in the outbox and no jobs are inserted.
+//   - send_email delivers an outbox email over SMTP. With a mailer, New
+//     registers itself with the store as the email enqueuer, so every email
+//     written from then on gets a delivery job inserted in the very
+//     transaction that writes it: a rolled-back change sends nothing and a
+//     committed one is never lost. A failed delivery is retried with River's
+//     backoff (attempt⁴ seconds, about three weeks over EmailMaxAttempts
+//     tries). Without an SMTP server (the dev mailbox) emails stay in the
+//     outbox and no delivery jobs are inserted.
+//   - billing (billing.go) renews subscriptions and charges auto-recharges.
+//     It is a River periodic job: only the elected leader among the
+//     instances inserts it, and its unique options keep one per interval.
 package jobs
 
 import (
@@ -25,6 +29,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/orgbase/orgbase/internal/billing"
 	"github.com/orgbase/orgbase/internal/mail"
 	"github.com/orgbase/orgbase/internal/orgbase"
 	"github.com/orgbase/orgbase/internal/store"
@@ -65,6 +70,11 @@ type Options struct {
 	// StopTimeout is how long Stop lets running jobs finish before cancelling
 	// them. Defaults to 20 seconds.
 	StopTimeout time.Duration
+	// Payments is the payment provider the billing job charges; nil runs no
+	// billing job.
+	Payments billing.Provider
+	// BillingInterval is how often the billing job runs. Defaults to BillingIntervalDefault.
+	BillingInterval time.Duration
 
 	testOnly bool
 }
@@ -74,13 +84,15 @@ type Runner struct {
 	db     *store.DB
 	client *river.Client[*sql.Tx]
 	log    *slog.Logger
+	biller *Biller // nil without a payment provider
 }
 
-// New creates the River client with the email worker and registers it with
-// db as the email enqueuer. Call Start to work jobs.
+// New creates the River client. With a mailer it adds the email worker and
+// registers it with db as the email enqueuer; with opt.Payments it adds the
+// periodic billing job. Call Start to work jobs.
 func New(db *store.DB, mailer mail.Mailer, opt Options) (*Runner, error) {
-	if mailer == nil {
-		return nil, errors.New("jobs: no mailer")
+	if mailer == nil && opt.Payments == nil {
+		return nil, errors.New("jobs: nothing to run (no mailer, no payment provider)")
 	}
 	log := opt.Logger
 	if log == nil {
@@ -100,13 +112,34 @@ func New(db *store.DB, mailer mail.Mailer, opt Options) (*Runner, error) {
 	}
 	r := &Runner{db: db, log: log}
 	ws := river.NewWorkers()
-	if err := river.AddWorkerSafely(ws, &sendEmailWorker{db: db, mailer: mailer, log: log}); err != nil {
-		return nil, err
+	queues := map[string]river.QueueConfig{}
+	if mailer != nil {
+		if err := river.AddWorkerSafely(ws, &sendEmailWorker{db: db, mailer: mailer, log: log}); err != nil {
+			return nil, err
+		}
+		queues[QueueEmail] = river.QueueConfig{MaxWorkers: workers}
+	}
+	var periodic []*river.PeriodicJob
+	if opt.Payments != nil {
+		every := opt.BillingInterval
+		if every <= 0 {
+			every = BillingIntervalDefault
+		}
+		r.biller = &Biller{DB: db, Payments: opt.Payments, Log: log}
+		if err := river.AddWorkerSafely(ws, &billingWorker{b: r.biller}); err != nil {
+			return nil, err
+		}
+		queues[QueueBilling] = river.QueueConfig{MaxWorkers: 1}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return BillingArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+			}, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	client, err := river.NewClient(db.RiverDriver(), &river.Config{
 		Logger:            log,
 		Workers:           ws,
-		Queues:            map[string]river.QueueConfig{QueueEmail: {MaxWorkers: workers}},
+		Queues:            queues,
+		PeriodicJobs:      periodic,
 		MaxAttempts:       EmailMaxAttempts,
 		RetryPolicy:       opt.RetryPolicy,
 		FetchPollInterval: opt.FetchPollInterval,
@@ -123,7 +156,9 @@ func New(db *store.DB, mailer mail.Mailer, opt Options) (*Runner, error) {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	r.client = client
-	db.SetEmailEnqueuer(r.EnqueueEmail)
+	if mailer != nil {
+		db.SetEmailEnqueuer(r.EnqueueEmail)
+	}
 	return r, nil
 }
 

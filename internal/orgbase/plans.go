@@ -268,7 +268,17 @@ const (
 	InvoiceFailed = "failed"
 	InvoiceVoid   = "void"
 
-	SubscriptionActive = "active"
+	SubscriptionActive   = "active"
+	SubscriptionPastDue  = "past_due" // the renewal's payment failed
+	SubscriptionCanceled = "canceled" // ended: canceled at period end, or a Onetime purchase expired
+)
+
+// Checkout purposes: what a checkout is for.
+const (
+	PurposePurchase     = "purchase"      // bought in the browser (a plan's first period, a pack)
+	PurposeRenewal      = "renewal"       // a monthly plan's next period, charged off-session by the billing job
+	PurposeUpgrade      = "upgrade"       // a move to a dearer plan now, prorated (Proration)
+	PurposeAutoRecharge = "auto_recharge" // a pack charged off-session when the pool runs low
 )
 
 // InvoiceStatusLabel is an invoice status as people read it.
@@ -302,6 +312,7 @@ type Checkout struct {
 	Message           string // why the last payment failed
 	ProviderSessionID string
 	InvoiceID         int64
+	Purpose           string // PurposePurchase, PurposeRenewal, PurposeUpgrade or PurposeAutoRecharge
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
@@ -344,6 +355,63 @@ type Subscription struct {
 	Provider           string
 	CurrentPeriodStart time.Time
 	CurrentPeriodEnd   *time.Time
+	// CancelAtPeriodEnd: the subscription ends at CurrentPeriodEnd instead
+	// of renewing (Resume clears it).
+	CancelAtPeriodEnd bool
+	// NextPlan is a downgrade taking effect at the renewal ("" renews Plan).
+	NextPlan string
+	EndedAt  *time.Time
+}
+
+// Renews reports whether the subscription renews at the end of its period:
+// an active monthly plan not canceled.
+func (s *Subscription) Renews() bool {
+	if s == nil || s.Status != SubscriptionActive || s.CancelAtPeriodEnd || s.CurrentPeriodEnd == nil {
+		return false
+	}
+	p, ok := FindPlan(s.Plan)
+	return ok && p.Period == PeriodMonth
+}
+
+// Proration is what an upgrade now costs and gives: the difference between
+// the two plans' prices and credits for the part of the period that is
+// left. Money is rounded up to the cent and credits down to the
+// milli-credit, so an upgrade never gives more than the new plan would have
+// for the whole period, nor costs less than its share.
+type Proration struct {
+	From, To    Plan
+	PriceCents  int64
+	Credits     Credits
+	PeriodStart time.Time
+	PeriodEnd   time.Time
+	Now         time.Time
+}
+
+// Prorate computes the upgrade from from to to at now, in the period
+// [start, end). EINVALID when to is not a dearer monthly plan or the period
+// is over.
+func Prorate(from, to Plan, start, end, now time.Time) (Proration, error) {
+	switch {
+	case from.Period != PeriodMonth || to.Period != PeriodMonth || !to.Paid():
+		return Proration{}, Errorf(EINVALID, "Upgrades move from one monthly plan to another.")
+	case to.PriceCents <= from.PriceCents:
+		return Proration{}, Errorf(EINVALID, "%s costs no more than %s: downgrades take effect at the end of the period.", to.Name, from.Name)
+	case !end.After(now) || !end.After(start):
+		return Proration{}, Errorf(EINVALID, "The current period has ended; the renewal comes first.")
+	}
+	if now.Before(start) {
+		now = start
+	}
+	left, total := int64(end.Sub(now)/time.Second), int64(end.Sub(start)/time.Second)
+	if left <= 0 || total <= 0 {
+		return Proration{}, Errorf(EINVALID, "The current period has ended; the renewal comes first.")
+	}
+	price := ((to.PriceCents-from.PriceCents)*left + total - 1) / total
+	credits := (int64(to.Credits) - int64(from.Credits)) * left / total
+	if price <= 0 || credits <= 0 {
+		return Proration{}, Errorf(EINVALID, "The current period is about to end: choose %s at the renewal.", to.Name)
+	}
+	return Proration{From: from, To: to, PriceCents: price, Credits: Credits(credits), PeriodStart: start, PeriodEnd: end, Now: now}, nil
 }
 
 // InvoicePrefix is the start of an organization's invoice numbers: its

@@ -36,6 +36,7 @@ type checkoutRow struct {
 	Message           string
 	ProviderSessionID string
 	InvoiceID         int64
+	Purpose           string
 	CreatedBy         *int64
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
@@ -47,7 +48,7 @@ func (r checkoutRow) domain() *orgbase.Checkout {
 	return &orgbase.Checkout{ID: r.ID, Reference: r.Reference, OrgID: r.OrgID, Provider: r.Provider, Kind: r.Kind, Key: r.ItemKey,
 		Description: r.Description, AmountCents: r.AmountCents, Currency: r.Currency, Credits: orgbase.Credits(r.Credits),
 		Status: r.Status, Message: r.Message, ProviderSessionID: r.ProviderSessionID, InvoiceID: r.InvoiceID,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		Purpose: r.Purpose, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 type invoiceRow struct {
@@ -115,6 +116,9 @@ type subscriptionRow struct {
 	Provider           string
 	CurrentPeriodStart time.Time
 	CurrentPeriodEnd   *time.Time
+	CancelAtPeriodEnd  bool
+	NextPlan           string
+	EndedAt            *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -167,23 +171,10 @@ func (db *DB) StartCheckout(ctx context.Context, orgID int64, by orgbase.Access,
 		if err := recheck(tx, orgID, by, canBill); err != nil {
 			return err
 		}
-		var org struct {
-			InvoiceSeq   int64
-			Slug         string
-			Name         string
-			BillingEmail string
-			DeletedAt    *time.Time
-		}
-		err := tx.Raw(`UPDATE organizations SET invoice_seq = invoice_seq + 1 WHERE id = ?
-			RETURNING invoice_seq, slug, name, billing_email, deleted_at`, orgID).Scan(&org).Error
-		if err != nil {
-			return err
-		}
-		if org.InvoiceSeq == 0 {
-			return orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
-		}
-		if org.DeletedAt != nil {
-			return orgbase.Errorf(orgbase.ECONFLICT, "This organization is scheduled for deletion.")
+		if offer.Kind == orgbase.OfferPlan {
+			if err := checkPlanPurchase(tx, orgID, offer.Key, now); err != nil {
+				return err
+			}
 		}
 		end := now
 		if offer.Kind == orgbase.OfferPlan {
@@ -192,31 +183,77 @@ func (db *DB) StartCheckout(ctx context.Context, orgID int64, by orgbase.Access,
 				end = e
 			}
 		}
-		inv := invoiceRow{OrgID: orgID, Seq: org.InvoiceSeq, Number: orgbase.InvoiceNumber(orgbase.InvoicePrefix(org.Slug), org.InvoiceSeq),
-			Status: orgbase.InvoiceOpen, Currency: offer.Currency, SubtotalCents: offer.PriceCents, TotalCents: offer.PriceCents,
-			PeriodStart: now, PeriodEnd: end, BillingEmail: org.BillingEmail, Provider: n.Provider, CreatedAt: now}
-		if err := tx.Create(&inv).Error; err != nil {
-			return err
-		}
-		line := invoiceLineRow{InvoiceID: inv.ID, Description: offer.Description, Quantity: 1, UnitCents: offer.PriceCents,
-			AmountCents: offer.PriceCents, Credits: int64(offer.Credits)}
-		if err := tx.Create(&line).Error; err != nil {
-			return err
-		}
-		co := checkoutRow{Reference: newReference(), OrgID: orgID, Provider: n.Provider, Kind: offer.Kind, ItemKey: offer.Key,
-			Description: offer.Description, AmountCents: offer.PriceCents, Currency: offer.Currency, Credits: int64(offer.Credits),
-			Status: orgbase.CheckoutPending, InvoiceID: inv.ID, CreatedBy: creator(by), CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(&co).Error; err != nil {
-			return err
-		}
-		out = co.domain()
-		return audit(tx, orgID, "billing.checkout", "invoice", itoa64(inv.ID), inv.Number, map[string]Change{
-			"description": {To: offer.Description},
-			"total":       {To: orgbase.FormatMoney(offer.PriceCents, offer.Currency)},
-			"provider":    {To: n.Provider},
-		})
+		co, err := createCheckout(tx, newCheckoutReq{orgID: orgID, by: by, offer: offer, provider: n.Provider,
+			purpose: orgbase.PurposePurchase, reference: newReference(), periodStart: now, periodEnd: end, now: now})
+		out = co
+		return err
 	})
 	return out, err
+}
+
+// newCheckoutReq is a checkout for createCheckout to open.
+type newCheckoutReq struct {
+	orgID                  int64
+	by                     orgbase.Access
+	offer                  orgbase.Offer
+	provider               string
+	purpose                string
+	reference              string
+	periodStart, periodEnd time.Time
+	now                    time.Time
+}
+
+// createCheckout allocates the organization's next invoice number and
+// creates the checkout and its open invoice with one line, in tx. Invoice
+// numbers have no gaps under concurrency: the counter is a column of the
+// organization's row, incremented in the same transaction (the row lock
+// queues concurrent checkouts; a rollback gives the number back).
+func createCheckout(tx *gorm.DB, r newCheckoutReq) (*orgbase.Checkout, error) {
+	var org struct {
+		InvoiceSeq   int64
+		Slug         string
+		Name         string
+		BillingEmail string
+		DeletedAt    *time.Time
+	}
+	err := tx.Raw(`UPDATE organizations SET invoice_seq = invoice_seq + 1 WHERE id = ?
+		RETURNING invoice_seq, slug, name, billing_email, deleted_at`, r.orgID).Scan(&org).Error
+	if err != nil {
+		return nil, err
+	}
+	if org.InvoiceSeq == 0 {
+		return nil, orgbase.Errorf(orgbase.ENOTFOUND, "Organization not found.")
+	}
+	if org.DeletedAt != nil {
+		return nil, orgbase.Errorf(orgbase.ECONFLICT, "This organization is scheduled for deletion.")
+	}
+	offer := r.offer
+	inv := invoiceRow{OrgID: r.orgID, Seq: org.InvoiceSeq, Number: orgbase.InvoiceNumber(orgbase.InvoicePrefix(org.Slug), org.InvoiceSeq),
+		Status: orgbase.InvoiceOpen, Currency: offer.Currency, SubtotalCents: offer.PriceCents, TotalCents: offer.PriceCents,
+		PeriodStart: r.periodStart, PeriodEnd: r.periodEnd, BillingEmail: org.BillingEmail, Provider: r.provider, CreatedAt: r.now}
+	if err := tx.Create(&inv).Error; err != nil {
+		return nil, err
+	}
+	line := invoiceLineRow{InvoiceID: inv.ID, Description: offer.Description, Quantity: 1, UnitCents: offer.PriceCents,
+		AmountCents: offer.PriceCents, Credits: int64(offer.Credits)}
+	if err := tx.Create(&line).Error; err != nil {
+		return nil, err
+	}
+	co := checkoutRow{Reference: r.reference, OrgID: r.orgID, Provider: r.provider, Kind: offer.Kind, ItemKey: offer.Key,
+		Description: offer.Description, AmountCents: offer.PriceCents, Currency: offer.Currency, Credits: int64(offer.Credits),
+		Status: orgbase.CheckoutPending, InvoiceID: inv.ID, Purpose: r.purpose, CreatedBy: creator(r.by), CreatedAt: r.now, UpdatedAt: r.now}
+	if err := tx.Create(&co).Error; err != nil {
+		return nil, err
+	}
+	action := "billing.checkout"
+	if r.purpose != orgbase.PurposePurchase {
+		action = "billing." + r.purpose
+	}
+	return co.domain(), audit(tx, r.orgID, action, "invoice", itoa64(inv.ID), inv.Number, map[string]Change{
+		"description": {To: offer.Description},
+		"total":       {To: orgbase.FormatMoney(offer.PriceCents, offer.Currency)},
+		"provider":    {To: r.provider},
+	})
 }
 
 // SetCheckoutSession records the provider's session id of a started checkout.
@@ -265,6 +302,9 @@ func lockCheckout(tx *gorm.DB, reference string) (*checkoutRow, error) {
 
 func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) error {
 	message = truncate(message, 500)
+	if err := planPaymentFailed(tx, co, now); err != nil {
+		return err
+	}
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutFailed, "message": message, "updated_at": now}).Error; err != nil {
 		return err
@@ -498,27 +538,7 @@ func (db *DB) markPaid(tx *gorm.DB, co *checkoutRow, ev billing.Event, now time.
 		"credits":     {To: orgbase.Credits(co.Credits).String()},
 	}
 	if co.Kind == orgbase.OfferPlan {
-		var old []string
-		if err := tx.Model(&orgRow{}).Where("id = ?", co.OrgID).Pluck("plan", &old).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec("UPDATE organizations SET plan = ?, updated_at = ? WHERE id = ?", co.ItemKey, now, co.OrgID).Error; err != nil {
-			return err
-		}
-		if len(old) > 0 && old[0] != co.ItemKey {
-			changes["plan"] = Change{From: orgbase.PlanName(old[0]), To: orgbase.PlanName(co.ItemKey)}
-		}
-		p, _ := orgbase.FindPlan(co.ItemKey)
-		var end *time.Time
-		if e := p.PeriodEnd(inv.PeriodStart); !e.IsZero() {
-			end = &e
-		}
-		err := tx.Exec(`INSERT INTO subscriptions (org_id, plan, status, provider, current_period_start, current_period_end, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (org_id) DO UPDATE SET plan = excluded.plan, status = excluded.status, provider = excluded.provider,
-				current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end, updated_at = excluded.updated_at`,
-			co.OrgID, co.ItemKey, orgbase.SubscriptionActive, co.Provider, inv.PeriodStart, end, now, now).Error
-		if err != nil {
+		if err := db.applyPlanPaid(tx, co, &inv, now, changes); err != nil {
 			return err
 		}
 	}
@@ -576,13 +596,7 @@ func (db *DB) FindSubscription(ctx context.Context, orgID int64) (*orgbase.Subsc
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	r := rows[0]
-	s := &orgbase.Subscription{OrgID: r.OrgID, Plan: r.Plan, Status: r.Status, Provider: r.Provider, CurrentPeriodStart: r.CurrentPeriodStart.UTC()}
-	if r.CurrentPeriodEnd != nil {
-		t := r.CurrentPeriodEnd.UTC()
-		s.CurrentPeriodEnd = &t
-	}
-	return s, nil
+	return rows[0].domain(), nil
 }
 
 // MaxInvoicesListed bounds the invoices FindInvoices returns.
