@@ -132,7 +132,8 @@ func New(db *store.DB, mailer mail.Mailer, opt Options) (*Runner, error) {
 		queues[QueueBilling] = river.QueueConfig{MaxWorkers: 1}
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) {
-				return BillingArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+				// One pass per interval even if two instances think they lead.
+				return BillingArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: max(every, time.Second)}}
 			}, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	client, err := river.NewClient(db.RiverDriver(), &river.Config{

@@ -349,8 +349,11 @@ func (db *DB) RenewSubscription(ctx context.Context, orgID int64, provider strin
 		}
 		end := *sub.CurrentPeriodEnd
 		plan, _ := orgbase.FindPlan(sub.Plan)
-		var deleted []*time.Time
-		if err := tx.Model(&orgRow{}).Where("id = ?", orgID).Pluck("deleted_at", &deleted).Error; err != nil {
+		var org struct {
+			ID        int64
+			DeletedAt *time.Time
+		}
+		if err := tx.Raw("SELECT id, deleted_at FROM organizations WHERE id = ?", orgID).Scan(&org).Error; err != nil {
 			return err
 		}
 		switch {
@@ -358,7 +361,7 @@ func (db *DB) RenewSubscription(ctx context.Context, orgID int64, provider strin
 			banked, err := db.expireOnetime(tx, sub, plan, now)
 			out.Action, out.Banked = RenewalExpired, banked
 			return err
-		case sub.CancelAtPeriodEnd || len(deleted) == 0 || deleted[0] != nil:
+		case sub.CancelAtPeriodEnd || org.ID == 0 || org.DeletedAt != nil:
 			out.Action = RenewalEnded
 			return endSubscription(tx, sub, now, "billing.subscription_end", map[string]Change{
 				"plan": {From: plan.Name, To: orgbase.PlanName(orgbase.PlanFree)}, "ended": {To: end.Format("2006-01-02")}})
