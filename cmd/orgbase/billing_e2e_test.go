@@ -16,8 +16,9 @@ const billingPhoneWidth = 390
 // TestBillingE2E: with the built-in test provider, a new user creates an
 // organization choosing Pro, pays with 4242…, sees the credits in the pool
 // and the paid invoice; buys a top-up, first with the decline card (the
-// message, nothing granted) then with 4242…; downloads the invoice PDF and
-// reads its text; `orgbase ledger check` passes after. SQLite only: the
+// message, nothing granted) then with 4242…; cancels the subscription at
+// the end of the period and resumes it; upgrades to Teams now at the
+// prorated price; downloads the invoice PDF and reads its text; `orgbase ledger check` passes after. SQLite only: the
 // store and handler tests cover PostgreSQL. Screenshots at 1280 and 390 px
 // go to test-artifacts/e2e/billing.
 func TestBillingE2E(t *testing.T) {
@@ -104,6 +105,40 @@ func TestBillingE2E(t *testing.T) {
 	b.wantText(`[data-testid="pool-balance"]`, "60,000 credits")
 	b.navigate("/orgs/acme-robotics")
 	b.wantText("main", "60,000")
+
+	// Cancel at the end of the period (confirmed on its own page), then resume.
+	b.navigate("/orgs/acme-robotics/billing")
+	b.wantText(`[data-testid="subscription-status"]`, "Renews on")
+	b.clickAndLoad(`[data-testid="cancel-subscription"]`)
+	b.wantText(`[data-testid="confirm-change"] h1`, "Cancel your Pro subscription?")
+	b.page("cancel-confirm")
+	b.clickAndLoad(`[data-testid="confirm-submit"]`)
+	b.wantPath("/orgs/acme-robotics/billing")
+	b.wantText(`[data-testid="toast"]`, "Your Pro subscription ends on")
+	b.wantText(`[data-testid="subscription-status"]`, "Ends on")
+	b.wantText(`[data-testid="plan-note-teams"]`, "Resume your subscription to change plans")
+	b.page("billing-canceled")
+	b.clickAndLoad(`[data-testid="resume-subscription"]`)
+	b.wantText(`[data-testid="toast"]`, "is back on")
+	b.wantText(`[data-testid="subscription-status"]`, "Renews on")
+
+	// Upgrade to Teams now: the difference for the rest of the period.
+	b.clickAndLoad(`[data-testid="plan-card"][data-plan="teams"] a`)
+	b.wantText(`[data-testid="confirm-change"] h1`, "Upgrade to Teams now?")
+	price := strings.TrimSpace(evalJS[string](b, `document.querySelector('[data-testid="proration-price"]').textContent`))
+	if price != "$150.00" && !strings.HasPrefix(price, "$149.") { // minutes into a month-long period
+		t.Errorf("prorated price %q, want about $150.00", price)
+	}
+	b.page("upgrade-confirm")
+	b.clickAndLoad(`[data-testid="confirm-submit"]`)
+	b.wantText(`[data-testid="checkout-total"]`, price)
+	pay(b, "4242 4242 4242 4242")
+	b.waitFor("the invoice", `location.pathname.indexOf('/billing/invoices/') > 0`)
+	b.navigate("/orgs/acme-robotics/billing")
+	b.wantText(`[data-testid="current-plan-name"]`, "Teams")
+	b.wantText(`[data-testid="plan-note-teams"]`, "Renews on")
+	b.page("billing-teams")
+	phoneShot(b, "billing-teams")
 
 	// The first invoice's PDF, downloaded by the page, read as text.
 	b.navigate(invoice)

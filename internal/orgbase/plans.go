@@ -375,8 +375,8 @@ func (s *Subscription) Renews() bool {
 
 // Proration is what an upgrade now costs and gives: the difference between
 // the two plans' prices and credits for the part of the period that is
-// left. Money is rounded up to the cent and credits down to the
-// milli-credit, so an upgrade never gives more than the new plan would have
+// left. Money is rounded up to the cent and credits down to a whole
+// credit, so an upgrade never gives more than the new plan would have
 // for the whole period, nor costs less than its share.
 type Proration struct {
 	From, To    Plan
@@ -408,6 +408,7 @@ func Prorate(from, to Plan, start, end, now time.Time) (Proration, error) {
 	}
 	price := ((to.PriceCents-from.PriceCents)*left + total - 1) / total
 	credits := (int64(to.Credits) - int64(from.Credits)) * left / total
+	credits -= credits % int64(Credit) // whole credits
 	if price <= 0 || credits <= 0 {
 		return Proration{}, Errorf(EINVALID, "The current period is about to end: choose %s at the renewal.", to.Name)
 	}

@@ -66,10 +66,10 @@ func checkPlanPurchase(tx *gorm.DB, orgID int64, key string, now time.Time) erro
 		return nil
 	}
 	if sub.Plan == key {
-		return orgbase.Errorf(orgbase.ECONFLICT, "Your organization is already on %s until %s.", cur.Name, sub.CurrentPeriodEnd.Format("2 Jan 2006"))
+		return orgbase.Errorf(orgbase.ECONFLICT, "Your organization is already on %s until %s.", cur.Name, sub.CurrentPeriodEnd.Format("Jan 2, 2006"))
 	}
 	return orgbase.Errorf(orgbase.ECONFLICT, "Your organization is on %s until %s: upgrade, downgrade or cancel it on the Billing tab.",
-		cur.Name, sub.CurrentPeriodEnd.Format("2 Jan 2006"))
+		cur.Name, sub.CurrentPeriodEnd.Format("Jan 2, 2006"))
 }
 
 // applyPlanPaid sets the organization's plan and subscription when a plan's
@@ -187,7 +187,7 @@ func (db *DB) ChangeSubscription(ctx context.Context, orgID int64, by orgbase.Ac
 		switch ch.Action {
 		case ChangeCancel:
 			if sub.CancelAtPeriodEnd {
-				return orgbase.Errorf(orgbase.ECONFLICT, "The subscription is already set to end on %s.", sub.CurrentPeriodEnd.Format("2 Jan 2006"))
+				return orgbase.Errorf(orgbase.ECONFLICT, "The subscription is already set to end on %s.", sub.CurrentPeriodEnd.Format("Jan 2, 2006"))
 			}
 			set["cancel_at_period_end"], action = true, "billing.subscription_cancel"
 		case ChangeResume:
@@ -198,6 +198,8 @@ func (db *DB) ChangeSubscription(ctx context.Context, orgID int64, by orgbase.Ac
 		case ChangeDowngrade:
 			to, ok := orgbase.FindPlan(ch.Plan)
 			switch {
+			case sub.CancelAtPeriodEnd:
+				return orgbase.Errorf(orgbase.ECONFLICT, "The subscription is set to end: resume it first.")
 			case !ok || to.Period != orgbase.PeriodMonth || !to.Paid():
 				return orgbase.Errorf(orgbase.EINVALID, "Choose a monthly plan to move to.")
 			case to.PriceCents >= cur.PriceCents:
@@ -247,6 +249,9 @@ func prorate(sub *orgbase.Subscription, plan string, now time.Time) (orgbase.Pro
 	if sub == nil || sub.Status != orgbase.SubscriptionActive || sub.CurrentPeriodEnd == nil || !sub.CurrentPeriodEnd.After(now) {
 		return orgbase.Proration{}, orgbase.Errorf(orgbase.ECONFLICT, "Your organization has no running subscription to upgrade: choose a plan instead.")
 	}
+	if sub.CancelAtPeriodEnd {
+		return orgbase.Proration{}, orgbase.Errorf(orgbase.ECONFLICT, "The subscription is set to end: resume it first.")
+	}
 	from, _ := orgbase.FindPlan(sub.Plan)
 	to, ok := orgbase.FindPlan(plan)
 	if !ok {
@@ -281,7 +286,7 @@ func (db *DB) StartUpgrade(ctx context.Context, orgID int64, by orgbase.Access, 
 			return err
 		}
 		offer := orgbase.Offer{Kind: orgbase.OfferPlan, Key: p.To.Key, PriceCents: p.PriceCents, Currency: p.To.Currency, Credits: p.Credits,
-			Description: "Upgrade from " + p.From.Name + " to " + p.To.Name + ", prorated to " + p.PeriodEnd.Format("2 Jan 2006") + ": " + p.Credits.String() + " credits"}
+			Description: "Upgrade from " + p.From.Name + " to " + p.To.Name + ", prorated to " + p.PeriodEnd.Format("Jan 2, 2006") + ": " + p.Credits.String() + " credits"}
 		co, err := createCheckout(tx, newCheckoutReq{orgID: orgID, by: by, offer: offer, provider: provider, purpose: orgbase.PurposeUpgrade,
 			reference: newReference(), periodStart: now, periodEnd: p.PeriodEnd, now: now})
 		out = co
@@ -460,4 +465,15 @@ func (db *DB) FindStaleOffSessionCheckouts(ctx context.Context, olderThan time.T
 		out[i] = rows[i].domain()
 	}
 	return out, nil
+}
+
+// CreditBank returns the organization's credit bank balance: Onetime credits
+// that lapsed, awaiting the next plan purchase.
+func (db *DB) CreditBank(ctx context.Context, orgID int64) (orgbase.Credits, error) {
+	var b []int64
+	err := db.q(ctx).Model(&accountRow{}).Where("org_id = ? AND kind = ?", orgID, orgbase.AccountBank).Pluck("balance", &b).Error
+	if err != nil || len(b) == 0 {
+		return 0, err
+	}
+	return orgbase.Credits(b[0]), nil
 }

@@ -130,6 +130,10 @@ func TestSubscriptionCancelResumeRenew(t *testing.T) {
 		}
 		_, err = f.change(store.ChangeCancel, "")
 		f.wantCode(err, orgbase.ECONFLICT)
+		_, err = f.change(store.ChangeDowngrade, orgbase.PlanPro)
+		f.wantCode(err, orgbase.ECONFLICT)
+		_, err = f.db.PreviewUpgrade(f.ctx, f.org.ID, orgbase.PlanTeams)
+		f.wantCode(err, orgbase.ECONFLICT)
 		if s, err = f.change(store.ChangeResume, ""); err != nil || s.CancelAtPeriodEnd || !s.Renews() {
 			f.t.Fatalf("resume: %+v, %v", s, err)
 		}

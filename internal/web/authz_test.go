@@ -148,6 +148,9 @@ var routeRules = map[string]rule{
 	"POST /orgs/:org/billing/checkout/:id":               {access: orgBilling, also: []int{404}},
 	"GET /orgs/:org/billing/invoices/:id":                {access: orgBilling, also: []int{404}}, // :id is no invoice of the organization
 	"GET /orgs/:org/billing/invoices/:id/pdf":            {access: orgBilling, also: []int{404}},
+	"GET /orgs/:org/billing/subscription":                {access: orgBilling, also: []int{303}}, // no running subscription: back to the tab
+	"POST /orgs/:org/billing/subscription":               {access: orgBilling, form: url.Values{"action": {"explode"}}},
+	"POST /orgs/:org/billing/upgrade":                    {access: orgBilling, form: url.Values{"plan": {"bogus"}}},
 	"GET /orgs/:org/notifications":                       {access: orgMember},
 	"GET /orgs/:org/notifications/menu":                  {access: orgMember},
 	"POST /orgs/:org/notifications/read":                 {access: orgMember},

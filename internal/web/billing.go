@@ -35,6 +35,10 @@ type BillingStore interface {
 	FindInvoiceCheckout(ctx context.Context, orgID, invoiceID int64) (*orgbase.Checkout, error)
 	GrantTrialCredits(ctx context.Context, orgID int64) (*orgbase.Transfer, error)
 	PoolBalance(ctx context.Context, orgID int64) (orgbase.Credits, error)
+	CreditBank(ctx context.Context, orgID int64) (orgbase.Credits, error)
+	ChangeSubscription(ctx context.Context, orgID int64, by orgbase.Access, ch store.SubscriptionChange) (*orgbase.Subscription, error)
+	PreviewUpgrade(ctx context.Context, orgID int64, plan string) (orgbase.Proration, error)
+	StartUpgrade(ctx context.Context, orgID int64, by orgbase.Access, plan, provider string) (*orgbase.Checkout, error)
 }
 
 // handleBillingIndex is the Billing tab: the current plan, the plans, the
@@ -60,6 +64,10 @@ func (s *Server) handleBillingIndex(c echo.Context) error {
 	if m.Invoices, err = s.billing.FindInvoices(ctx, org.ID); err != nil {
 		return err
 	}
+	if m.Bank, err = s.billing.CreditBank(ctx, org.ID); err != nil {
+		return err
+	}
+	m.Now = s.now()
 	return s.renderPage(c, http.StatusOK, "Billing", "billing", func(sh layout.Shell) templ.Component { return billingviews.Page(sh, m) })
 }
 
@@ -69,7 +77,7 @@ func (s *Server) handleBillingIndex(c echo.Context) error {
 func (s *Server) handleCheckoutCreate(c echo.Context) error {
 	to, _, err := s.startCheckout(c, c.FormValue("kind"), c.FormValue("key"))
 	if err != nil {
-		return err
+		return s.billingError(c, err, s.orgPath(c, "/billing"))
 	}
 	return s.redirect(c, to)
 }
@@ -79,12 +87,18 @@ func (s *Server) handleCheckoutCreate(c echo.Context) error {
 // failed (nothing is granted) and comes back as a message on the Billing tab
 // (started is false).
 func (s *Server) startCheckout(c echo.Context, kind, key string) (to string, started bool, err error) {
-	ctx := c.Request().Context()
 	sc := orgOf(c)
-	co, err := s.billing.StartCheckout(ctx, sc.Org.ID, sc.Access, store.NewCheckout{Kind: kind, Key: key, Provider: s.payments.Name()})
+	co, err := s.billing.StartCheckout(c.Request().Context(), sc.Org.ID, sc.Access, store.NewCheckout{Kind: kind, Key: key, Provider: s.payments.Name()})
 	if err != nil {
 		return "", false, err
 	}
+	return s.sendToProvider(c, co)
+}
+
+// sendToProvider starts the provider's checkout of an open checkout.
+func (s *Server) sendToProvider(c echo.Context, co *orgbase.Checkout) (to string, started bool, err error) {
+	ctx := c.Request().Context()
+	sc := orgOf(c)
 	base := strings.TrimRight(s.cfg.BaseURL.String(), "/") + "/orgs/" + sc.Org.Slug + "/billing"
 	var customerID string
 	if cust, err := s.billing.FindBillingCustomer(ctx, sc.Org.ID, s.payments.Name()); err != nil {

@@ -211,6 +211,81 @@ func TestBillingTab(t *testing.T) {
 				t.Fatalf("ledger check: %+v, %v", check, err)
 			}
 		})
+
+		t.Run("Subscription", func(t *testing.T) {
+			c := bill.in(t)
+			c.get("/orgs/acme/billing")
+			// Confirmation pages (Pro is running since BuyPlanPayAndDownload).
+			r := c.get("/orgs/acme/billing/subscription?action=cancel")
+			r.wantStatus(http.StatusOK)
+			if !strings.Contains(r.text(`[data-testid="confirm-change"] h1`), "Cancel your Pro subscription?") {
+				t.Errorf("cancel confirmation %q", r.text(`[data-testid="confirm-change"] h1`))
+			}
+			r = c.get("/orgs/acme/billing/subscription?action=upgrade&plan=teams")
+			r.wantStatus(http.StatusOK)
+			if r.text(`[data-testid="proration-price"]`) == "" {
+				t.Error("no prorated price on the upgrade confirmation")
+			}
+			// A downgrade to a plan that is no cheaper, an unknown action: back to the tab with a message.
+			for _, q := range []string{"action=downgrade&plan=teams", "action=explode", "action=upgrade&plan=pro"} {
+				if r := c.get("/orgs/acme/billing/subscription?" + q); r.status != http.StatusSeeOther && r.status != http.StatusUnprocessableEntity {
+					t.Errorf("confirm %s: %d", q, r.status)
+				}
+			}
+			r = c.post("/orgs/acme/billing/subscription", url.Values{"action": {"cancel"}})
+			r.wantRedirect("/orgs/acme/billing")
+			r = c.get("/orgs/acme/billing")
+			if got := r.attr(`[data-testid="subscription-status"] > div`, "data-state"); got != "canceled" {
+				t.Errorf("after cancel: state %q", got)
+			}
+			if !strings.Contains(r.body, "subscription ends on") {
+				t.Error("no message after cancel")
+			}
+			// Canceling again is a conflict shown on the tab; nothing else changes.
+			r = c.post("/orgs/acme/billing/subscription", url.Values{"action": {"cancel"}})
+			r.wantRedirect("/orgs/acme/billing")
+			if r := c.get("/orgs/acme/billing"); !strings.Contains(r.body, "already set to end") {
+				t.Error("no message for a second cancel")
+			}
+			r = c.post("/orgs/acme/billing/subscription", url.Values{"action": {"resume"}})
+			r.wantRedirect("/orgs/acme/billing")
+			if got := c.get("/orgs/acme/billing").attr(`[data-testid="subscription-status"] > div`, "data-state"); got != "renews" {
+				t.Errorf("after resume: state %q", got)
+			}
+			for _, form := range []url.Values{{"action": {"explode"}}, {}, {"action": {"downgrade"}, "plan": {"enterprise"}}} {
+				if r := c.post("/orgs/acme/billing/subscription", form); r.status != http.StatusUnprocessableEntity {
+					t.Errorf("change %v: %d, want 422", form, r.status)
+				}
+			}
+			if r := c.post("/orgs/acme/billing/upgrade", url.Values{"plan": {"nope"}}); r.status != http.StatusUnprocessableEntity {
+				t.Errorf("upgrade to nope: %d, want 422", r.status)
+			}
+			// Buying the running plan again is refused with a message, and opens no invoice.
+			invoices, _ := e.db.FindInvoices(ctx, org.ID)
+			r = c.post("/orgs/acme/billing/checkout", url.Values{"kind": {"plan"}, "key": {"pro"}})
+			r.wantRedirect("/orgs/acme/billing")
+			if after, _ := e.db.FindInvoices(ctx, org.ID); len(after) != len(invoices) {
+				t.Errorf("%d invoices after a refused purchase, want %d", len(after), len(invoices))
+			}
+			// The upgrade goes to the card page at the prorated price.
+			page := checkoutPath(t, c.post("/orgs/acme/billing/upgrade", url.Values{"plan": {"teams"}}), "acme")
+			r = c.get(page)
+			r.wantStatus(http.StatusOK)
+			if got := r.text(`[data-testid="checkout-total"]`); got == "" || got == "$199.00" {
+				t.Errorf("upgrade total %q, want the prorated difference", got)
+			}
+			// Members without billing rights see none of it.
+			for _, p := range []string{"/orgs/acme/billing/subscription?action=cancel"} {
+				if r := member.in(t).get(p); r.status != http.StatusForbidden {
+					t.Errorf("member GET %s: %d", p, r.status)
+				}
+			}
+			m := member.in(t)
+			m.get("/orgs/acme")
+			if r := m.post("/orgs/acme/billing/subscription", url.Values{"action": {"cancel"}}); r.status != http.StatusForbidden {
+				t.Errorf("member cancel: %d", r.status)
+			}
+		})
 	})
 }
 

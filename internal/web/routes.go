@@ -115,6 +115,9 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.POST("/billing/checkout/:id", s.handleTestCheckoutPay, bill)
 	org.GET("/billing/invoices/:id", s.handleInvoiceShow, bill)
 	org.GET("/billing/invoices/:id/pdf", s.handleInvoicePDF, bill)
+	org.GET("/billing/subscription", s.handleSubscriptionConfirm, bill)
+	org.POST("/billing/subscription", s.handleSubscriptionChange, bill)
+	org.POST("/billing/upgrade", s.handleUpgrade, bill)
 	// Notifications: each member's own; alert levels for owners and admins.
 	org.GET("/notifications", s.handleNotificationIndex)
 	org.GET("/notifications/menu", s.handleNotificationMenu)
