@@ -151,6 +151,7 @@ var routeRules = map[string]rule{
 	"GET /orgs/:org/billing/subscription":                {access: orgBilling, also: []int{303}}, // no running subscription: back to the tab
 	"POST /orgs/:org/billing/subscription":               {access: orgBilling, form: url.Values{"action": {"explode"}}},
 	"POST /orgs/:org/billing/upgrade":                    {access: orgBilling, form: url.Values{"plan": {"bogus"}}},
+	"POST /orgs/:org/billing/portal":                     {access: orgBilling, also: []int{303}}, // no customer yet: back to the tab
 	"GET /orgs/:org/notifications":                       {access: orgMember},
 	"GET /orgs/:org/notifications/menu":                  {access: orgMember},
 	"POST /orgs/:org/notifications/read":                 {access: orgMember},

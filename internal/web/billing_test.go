@@ -274,6 +274,11 @@ func TestBillingTab(t *testing.T) {
 			if got := r.text(`[data-testid="checkout-total"]`); got == "" || got == "$199.00" {
 				t.Errorf("upgrade total %q, want the prorated difference", got)
 			}
+			// The test provider has no customer portal: said on the tab.
+			c.post("/orgs/acme/billing/portal", nil).wantRedirect("/orgs/acme/billing")
+			if r := c.get("/orgs/acme/billing"); !strings.Contains(r.body, "no customer portal") {
+				t.Error("no message for the portal")
+			}
 			// Members without billing rights see none of it.
 			for _, p := range []string{"/orgs/acme/billing/subscription?action=cancel"} {
 				if r := member.in(t).get(p); r.status != http.StatusForbidden {

@@ -118,6 +118,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	org.GET("/billing/subscription", s.handleSubscriptionConfirm, bill)
 	org.POST("/billing/subscription", s.handleSubscriptionChange, bill)
 	org.POST("/billing/upgrade", s.handleUpgrade, bill)
+	org.POST("/billing/portal", s.handlePortal, bill)
 	// Notifications: each member's own; alert levels for owners and admins.
 	org.GET("/notifications", s.handleNotificationIndex)
 	org.GET("/notifications/menu", s.handleNotificationMenu)

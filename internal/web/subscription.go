@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -102,4 +103,28 @@ func (s *Server) handleUpgrade(c echo.Context) error {
 		return err
 	}
 	return s.redirect(c, to)
+}
+
+// handlePortal sends a billing owner to the provider's customer portal
+// (Stripe's: payment methods and receipts). The test provider has none.
+func (s *Server) handlePortal(c echo.Context) error {
+	ctx := c.Request().Context()
+	sc := orgOf(c)
+	back := s.orgPath(c, "/billing")
+	cust, err := s.billing.FindBillingCustomer(ctx, sc.Org.ID, s.payments.Name())
+	if err != nil {
+		return err
+	}
+	if cust == nil {
+		return s.flashRedirect(c, "", "Your organization has no payment method yet: it is saved with the first payment.", back)
+	}
+	u, err := s.payments.PortalURL(ctx, cust.CustomerID, strings.TrimRight(s.cfg.BaseURL.String(), "/")+back)
+	if err != nil {
+		s.log.Error("open the customer portal", "provider", s.payments.Name(), "error", err.Error())
+		return s.flashRedirect(c, "", "The payment provider's portal could not be opened. Try again in a moment.", back)
+	}
+	if u == "" {
+		return s.flashRedirect(c, "", "The test provider has no customer portal: pay with another test card to change the saved one.", back)
+	}
+	return c.Redirect(http.StatusSeeOther, u)
 }
