@@ -82,6 +82,11 @@ var auditLabels = map[string]string{
 	"invitation.revoke":        "Revoked invitation",
 	"apikey.create":            "Created API key",
 	"apikey.revoke":            "Revoked API key",
+
+	// Auto-recharge (billing, autorecharge.go).
+	"billing.auto_recharge":          "Started an auto-recharge",
+	"billing.auto_recharge_settings": "Changed auto-recharge",
+	"billing.auto_recharge_off":      "Auto-recharge turned off",
 }
 
 // AuditActionLabel returns an audit action as people read it:

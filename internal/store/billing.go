@@ -301,10 +301,14 @@ func lockCheckout(tx *gorm.DB, reference string) (*checkoutRow, error) {
 }
 
 func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) error {
-	message = truncate(message, 500)
 	if err := planPaymentFailed(tx, co, now); err != nil {
 		return err
 	}
+	message, err := autoRechargePaymentFailed(tx, co, message, now)
+	if err != nil {
+		return err
+	}
+	message = truncate(message, 500)
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutFailed, "message": message, "updated_at": now}).Error; err != nil {
 		return err
