@@ -48,15 +48,18 @@ func (w *billingWorker) Timeout(*river.Job[BillingArgs]) time.Duration { return 
 
 func (w *billingWorker) Work(ctx context.Context, _ *river.Job[BillingArgs]) error {
 	rep, err := w.b.Run(ctx)
-	if rep.Renewed+rep.Declined+rep.Ended+rep.Expired+rep.Retried > 0 {
+	if rep.Renewed+rep.Declined+rep.Ended+rep.Expired+rep.Retried+rep.Recharged > 0 {
 		w.b.log().Info("billing pass", slog.Int("renewed", rep.Renewed), slog.Int("declined", rep.Declined),
-			slog.Int("ended", rep.Ended), slog.Int("expired", rep.Expired), slog.Int("retried", rep.Retried))
+			slog.Int("ended", rep.Ended), slog.Int("expired", rep.Expired), slog.Int("retried", rep.Retried),
+			slog.Int("recharged", rep.Recharged))
 	}
 	return err
 }
 
 // Biller does the billing job's work: each Run renews the subscriptions
-// whose period ended and charges off-session checkouts left pending.
+// whose period ended, recharges the pools that fell below their
+// auto-recharge threshold (autorecharge.go) and charges off-session
+// checkouts left pending.
 // Every step is idempotent (a period's renewal has one reference, an event
 // applies once), so Runs may overlap across instances.
 type Biller struct {
@@ -75,10 +78,12 @@ func (b *Biller) log() *slog.Logger {
 // BillingReport counts what a Run did.
 type BillingReport struct {
 	Renewed  int // renewals paid
-	Declined int // renewals or retries whose payment failed
+	Declined int // renewals, auto-recharges or retries whose payment failed
 	Ended    int // subscriptions canceled at period end that ended
 	Expired  int // Onetime purchases expired into the credit bank
 	Retried  int // stale off-session checkouts charged again
+	// Recharged counts auto-recharges paid (autorecharge.go).
+	Recharged int
 }
 
 // Run does one billing pass. Errors of one organization are logged and the
@@ -121,6 +126,9 @@ func (b *Biller) Run(ctx context.Context) (BillingReport, error) {
 			}
 			rep.count(out)
 		}
+	}
+	if err := b.autoRecharge(ctx, &rep, fail); err != nil {
+		return rep, errors.Join(first, err)
 	}
 	stale, err := b.DB.FindStaleOffSessionCheckouts(ctx, b.DB.Now().Add(-StaleAfter), billingBatch)
 	if err != nil {
