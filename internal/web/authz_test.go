@@ -144,6 +144,7 @@ var routeRules = map[string]rule{
 	"GET /orgs/:org/prices":                              {access: orgBilling},
 	"GET /orgs/:org/billing":                             {access: orgBilling},
 	"POST /orgs/:org/billing/checkout":                   {access: orgBilling, form: url.Values{"kind": {"plan"}, "key": {"bogus"}}},
+	"POST /orgs/:org/billing/auto-recharge":              {access: orgBilling, form: url.Values{"threshold": {"bogus"}}},
 	"GET /orgs/:org/billing/checkout/:id":                {access: orgBilling, also: []int{404}}, // :id is no checkout reference
 	"POST /orgs/:org/billing/checkout/:id":               {access: orgBilling, also: []int{404}},
 	"GET /orgs/:org/billing/invoices/:id":                {access: orgBilling, also: []int{404}}, // :id is no invoice of the organization

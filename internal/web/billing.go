@@ -22,6 +22,7 @@ import (
 
 // BillingStore is what the Billing tab, checkouts and invoices need.
 type BillingStore interface {
+	AutoRechargeStore // autorecharge.go
 	StartCheckout(ctx context.Context, orgID int64, by orgbase.Access, n store.NewCheckout) (*orgbase.Checkout, error)
 	SetCheckoutSession(ctx context.Context, orgID int64, reference, sessionID string) error
 	FailCheckout(ctx context.Context, orgID int64, reference, message string) error
@@ -42,8 +43,14 @@ type BillingStore interface {
 }
 
 // handleBillingIndex is the Billing tab: the current plan, the plans, the
-// credit packs and the invoices.
+// credit packs, auto-recharge and the invoices.
 func (s *Server) handleBillingIndex(c echo.Context) error {
+	return s.renderBilling(c, http.StatusOK, nil)
+}
+
+// renderBilling renders the Billing tab with status; autoRecharge, when
+// set, is the Auto-recharge form sent back with its messages.
+func (s *Server) renderBilling(c echo.Context, status int, autoRecharge *billingviews.AutoRechargeModel) error {
 	ctx := c.Request().Context()
 	org := orgOf(c).Org
 	m := billingviews.Model{TestMode: s.payments.Name() == testprovider.Name}
@@ -68,7 +75,10 @@ func (s *Server) handleBillingIndex(c echo.Context) error {
 		return err
 	}
 	m.Now = s.now()
-	return s.renderPage(c, http.StatusOK, "Billing", "billing", func(sh layout.Shell) templ.Component { return billingviews.Page(sh, m) })
+	if m.AutoRecharge, err = s.autoRechargeModel(c, m.Card, autoRecharge); err != nil {
+		return err
+	}
+	return s.renderPage(c, status, "Billing", "billing", func(sh layout.Shell) templ.Component { return billingviews.Page(sh, m) })
 }
 
 // handleCheckoutCreate starts a purchase chosen on the Billing tab (a plan

@@ -111,6 +111,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	bill := requireCan(orgbase.ActionBillingManage)
 	org.GET("/billing", s.handleBillingIndex, bill)
 	org.POST("/billing/checkout", s.handleCheckoutCreate, bill)
+	org.POST("/billing/auto-recharge", s.handleAutoRechargeSave, bill) // autorecharge.go
 	org.GET("/billing/checkout/:id", s.handleTestCheckoutShow, bill)
 	org.POST("/billing/checkout/:id", s.handleTestCheckoutPay, bill)
 	org.GET("/billing/invoices/:id", s.handleInvoiceShow, bill)
