@@ -35,11 +35,11 @@ func TestAutoRechargeCard(t *testing.T) {
 		t.Run("OffByDefault", func(t *testing.T) {
 			r := owner.in(t).get("/orgs/acme/billing")
 			r.wantStatus(http.StatusOK)
-			r.wantElement(`#auto-recharge[data-testid="auto-recharge"] form[method="post"][action="` + path + `"] input[name="_csrf"]`)
+			r.wantElement(`#auto-recharge [data-testid="auto-recharge"] form[method="post"][action="` + path + `#auto-recharge"] input[name="_csrf"]`)
 			if got := r.attr(`[data-testid="auto-recharge-badge"]`, "data-state"); got != "off" {
 				t.Errorf("badge %q, want off", got)
 			}
-			if got := r.text(`[data-testid="auto-recharge-state"]`); got != "Off." {
+			if got := r.text(`[data-testid="auto-recharge-state"]`); got != "Off: no credits are bought automatically." {
 				t.Errorf("state %q", got)
 			}
 			if !strings.Contains(r.text(`[data-testid="auto-recharge"] [data-testid="alert-info"]`), "No card is saved yet") {
@@ -203,7 +203,7 @@ func TestAutoRechargeCard(t *testing.T) {
 			// And off again.
 			c.post(path, arForm(false, "5000", "pack-10k", "120")).wantRedirect("/orgs/acme/billing#auto-recharge")
 			r = c.get("/orgs/acme/billing")
-			if !strings.Contains(r.body, "Auto-recharge is off.") || r.text(`[data-testid="auto-recharge-state"]`) != "Off." {
+			if !strings.Contains(r.body, "Auto-recharge is off.") || !strings.HasPrefix(r.text(`[data-testid="auto-recharge-state"]`), "Off:") {
 				t.Error("turning it off did not say so")
 			}
 		})
