@@ -88,13 +88,15 @@ func findAutoRechargeRow(tx *gorm.DB, orgID int64, lock bool) (*autoRechargeRow,
 
 // autoRechargeSpent is what the organization's auto-recharges spent in the
 // calendar month (UTC) of now: paid and pending checkouts, by when they
-// were opened.
+// were opened. The purpose is written out ('auto_recharge', not a
+// parameter) here and below so that SQLite can use the partial index
+// checkouts_auto_recharge.
 func autoRechargeSpent(tx *gorm.DB, orgID int64, now time.Time) (int64, error) {
 	start := orgbase.MonthStart(now)
 	var sum int64
 	err := tx.Raw(`SELECT COALESCE(SUM(amount_cents), 0) FROM checkouts
-		WHERE org_id = ? AND purpose = ? AND status IN (?, ?) AND created_at >= ? AND created_at < ?`,
-		orgID, orgbase.PurposeAutoRecharge, orgbase.CheckoutPaid, orgbase.CheckoutPending, start, start.AddDate(0, 1, 0)).Scan(&sum).Error
+		WHERE org_id = ? AND purpose = 'auto_recharge' AND status IN (?, ?) AND created_at >= ? AND created_at < ?`,
+		orgID, orgbase.CheckoutPaid, orgbase.CheckoutPending, start, start.AddDate(0, 1, 0)).Scan(&sum).Error
 	return sum, err
 }
 
@@ -273,7 +275,7 @@ func (db *DB) PrepareAutoRecharge(ctx context.Context, orgID int64, provider str
 			return nil
 		}
 		var pending int64
-		if err := tx.Model(&checkoutRow{}).Where("org_id = ? AND status = ? AND purpose = ?", orgID, orgbase.CheckoutPending, orgbase.PurposeAutoRecharge).
+		if err := tx.Model(&checkoutRow{}).Where("org_id = ? AND status = ? AND purpose = 'auto_recharge'", orgID, orgbase.CheckoutPending).
 			Count(&pending).Error; err != nil {
 			return err
 		}
@@ -315,17 +317,22 @@ func (db *DB) PrepareAutoRecharge(ctx context.Context, orgID int64, provider str
 // DueAutoRecharges lists the organizations (at most limit, by id) whose
 // auto-recharge is on and whose pool holds less than its threshold, with no
 // auto-recharge pending and not paused by this month's cap, and that are not
-// scheduled for deletion: the billing job's scan, one query on the partial
-// indexes auto_recharges_enabled and checkouts_auto_recharge.
+// scheduled for deletion: the billing job's scan, in one query. It walks the
+// partial index auto_recharges_enabled and looks each organization's pool up
+// in accounts_org_kind and its pending recharge in checkouts_auto_recharge.
+// (On SQLite the CROSS JOIN keeps auto_recharges the outer loop, and the
+// redundant kind <> 'workspace' lets it use accounts_org_kind, a partial
+// index with that predicate; PostgreSQL plans it as an inner join.)
 func (db *DB) DueAutoRecharges(ctx context.Context, limit int) ([]int64, error) {
 	var ids []int64
 	err := db.q(ctx).Raw(`SELECT ar.org_id FROM auto_recharges ar
-		JOIN accounts a ON a.org_id = ar.org_id AND a.kind = ?
+		CROSS JOIN accounts a
 		JOIN organizations o ON o.id = ar.org_id AND o.deleted_at IS NULL
-		WHERE ar.enabled AND a.balance < ar.threshold AND (ar.capped_until IS NULL OR ar.capped_until <= ?)
-			AND NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.org_id = ar.org_id AND c.purpose = ? AND c.status = ?)
+		WHERE ar.enabled AND (ar.capped_until IS NULL OR ar.capped_until <= ?)
+			AND a.org_id = ar.org_id AND a.kind = ? AND a.kind <> 'workspace' AND a.balance < ar.threshold
+			AND NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.org_id = ar.org_id AND c.status = ? AND c.purpose = 'auto_recharge')
 		ORDER BY ar.org_id LIMIT ?`,
-		orgbase.AccountPool, db.now(), orgbase.PurposeAutoRecharge, orgbase.CheckoutPending, limit).Scan(&ids).Error
+		db.now(), orgbase.AccountPool, orgbase.CheckoutPending, limit).Scan(&ids).Error
 	return ids, err
 }
 
