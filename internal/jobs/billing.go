@@ -124,7 +124,7 @@ func (b *Biller) Run(ctx context.Context) (BillingReport, error) {
 				fail(id, "charge renewal", err)
 				continue
 			}
-			rep.count(out)
+			rep.count(out, r.Checkout)
 		}
 	}
 	if err := b.autoRecharge(ctx, &rep, fail); err != nil {
@@ -144,14 +144,17 @@ func (b *Biller) Run(ctx context.Context) (BillingReport, error) {
 			continue
 		}
 		rep.Retried++
-		rep.count(out)
+		rep.count(out, co)
 	}
 	return rep, first
 }
 
-func (r *BillingReport) count(o *store.BillingOutcome) {
+// count adds a charge's outcome: a paid renewal or auto-recharge, or a decline.
+func (r *BillingReport) count(o *store.BillingOutcome, c *orgbase.Checkout) {
 	switch {
 	case o == nil:
+	case o.Status == store.OutcomePaid && !o.Replayed && c.Purpose == orgbase.PurposeAutoRecharge:
+		r.Recharged++
 	case o.Status == store.OutcomePaid && !o.Replayed:
 		r.Renewed++
 	case o.Status == store.OutcomeFailed && !o.Replayed:
