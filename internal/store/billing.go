@@ -667,7 +667,14 @@ func (db *DB) FindOrgSlug(ctx context.Context, orgID int64) (string, error) {
 
 // GrantTrialCredits grants the Free plan's one-off trial credits to a new
 // organization, once: the transfer's idempotency key makes a repeat a no-op.
+// CreateOrg grants them itself for an organization created on Free.
 func (db *DB) GrantTrialCredits(ctx context.Context, orgID int64) (*orgbase.Transfer, error) {
+	return db.transfer(ctx, trialGrantReq(orgID))
+}
+
+// trialGrantReq is the Free plan's trial grant into the pool, keyed so that
+// an organization gets it at most once.
+func trialGrantReq(orgID int64) transferReq {
 	free, _ := orgbase.FindPlan(orgbase.PlanFree)
-	return db.transfer(ctx, grantReq(orgID, free.Credits, orgbase.TransferPlanGrant, "Free plan trial credits", "plan:free:trial", "credits.plan_grant"))
+	return grantReq(orgID, free.Credits, orgbase.TransferPlanGrant, "Free plan trial credits", "plan:free:trial", "credits.plan_grant")
 }

@@ -356,3 +356,50 @@ func TestTrialCreditsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateOrgFreeTrial: an organization created on Free gets the trial
+// credits in the transaction that creates it, as a plan_grant in the
+// audit log, and never a second time.
+func TestCreateOrgFreeTrial(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		owner := mustUser(t, db, "owner@example.com")
+		org, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Acme", Slug: "acme", FreeTrial: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, org.ID); b != 1_000*credit {
+			t.Fatalf("pool %s, want the 1,000 trial credits", b)
+		}
+		if _, err := db.GrantTrialCredits(ctx, org.ID); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, org.ID); b != 1_000*credit {
+			t.Fatalf("pool %s after a repeat, want 1,000", b)
+		}
+		entries, _, err := db.FindAudit(ctx, org.ID, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range entries {
+			actions = append(actions, e.Action)
+		}
+		if fmt.Sprint(actions) != "[credits.plan_grant organization.create]" {
+			t.Fatalf("audit actions %v, want the creation and one trial grant", actions)
+		}
+		// Without FreeTrial (an organization created for a paid plan) the pool starts empty.
+		paidOrg, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Bravo", Slug: "bravo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, paidOrg.ID); b != 0 {
+			t.Fatalf("pool %s without the trial, want 0", b)
+		}
+		// A taken slug creates nothing, grants nothing.
+		if _, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Acme 2", Slug: "acme", FreeTrial: true}); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
+			t.Fatalf("taken slug: %v", err)
+		}
+		ledgerOK(t, db)
+	})
+}

@@ -48,6 +48,13 @@ func TestBillingTab(t *testing.T) {
 				t.Errorf("current plan %q, want Free", got)
 			}
 			r.wantElement(`[data-testid="plan-card"][data-plan="free"] [data-testid="current-plan-badge"]`)
+			if got := r.text(`[data-plan="free"]`); !strings.Contains(got, "1,000 trial credits, once") {
+				t.Errorf("free card %q, want it to promise 1,000 trial credits, once", got)
+			}
+			// Created on Free: the trial credits are in the pool.
+			if got := r.text(`[data-testid="pool-balance"]`); got != "1,000 credits" {
+				t.Errorf("pool %q, want the 1,000 trial credits", got)
+			}
 			if n := r.find(`[data-testid="plan-card"]`).Length(); n != 5 {
 				t.Errorf("%d plan cards, want 5", n)
 			}
@@ -135,8 +142,8 @@ func TestBillingTab(t *testing.T) {
 			c.get(page)
 			r = c.post(page, card("4242424242424242"))
 			r.wantRedirect(inv)
-			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 50_000*orgbase.Credit {
-				t.Fatalf("pool %s, want 50,000", b)
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 51_000*orgbase.Credit {
+				t.Fatalf("pool %s, want 51,000 (the trial's 1,000 and Pro's 50,000)", b)
 			}
 			r = c.get("/orgs/acme/billing")
 			if got := r.text(`[data-testid="current-plan-name"]`); got != "Pro" {
@@ -145,7 +152,7 @@ func TestBillingTab(t *testing.T) {
 			if got := r.text(`[data-testid="card-on-file"]`); got != "Visa ending 4242" {
 				t.Errorf("card on file %q", got)
 			}
-			if got := r.text(`[data-testid="pool-balance"]`); got != "50,000 credits" {
+			if got := r.text(`[data-testid="pool-balance"]`); got != "51,000 credits" {
 				t.Errorf("pool %q", got)
 			}
 			if n := r.find(`[data-testid="invoice-row"]`).Length(); n != 1 {
@@ -319,8 +326,21 @@ func TestCreateOrgWithPlan(t *testing.T) {
 		if org.Plan != orgbase.PlanTeams {
 			t.Errorf("plan %q, want teams", org.Plan)
 		}
+		// A paid plan's credits come with its payment: no Free trial on top.
 		if b, _ := e.db.PoolBalance(context.Background(), org.ID); b != 250_000*orgbase.Credit {
 			t.Errorf("pool %s, want 250,000", b)
+		}
+		// On Free (the default), the trial credits come with the organization, once.
+		c.createOrg("Bravo", "bravo")
+		bravo := e.org(t, "bravo", "olga@example.com")
+		if b, _ := e.db.PoolBalance(context.Background(), bravo.ID); b != 1_000*orgbase.Credit || bravo.Plan != orgbase.PlanFree {
+			t.Errorf("free org: pool %s, plan %q; want the 1,000 trial credits on free", b, bravo.Plan)
+		}
+		if _, err := e.db.GrantTrialCredits(context.Background(), bravo.ID); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := e.db.PoolBalance(context.Background(), bravo.ID); b != 1_000*orgbase.Credit {
+			t.Errorf("pool %s after a second trial grant, want 1,000 (once)", b)
 		}
 	})
 }
