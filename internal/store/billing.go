@@ -300,24 +300,36 @@ func lockCheckout(tx *gorm.DB, reference string) (*checkoutRow, error) {
 	return &co, nil
 }
 
+// failCheckout marks the checkout and its invoice failed and tells the
+// organization (notifyPaymentFailed: email and notifications).
 func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) error {
+	number, err := markCheckoutFailed(tx, co, message, now)
+	if err != nil {
+		return err
+	}
+	return notifyPaymentFailed(tx, co.OrgID, number, co.Description, truncate(message, 500), now)
+}
+
+// markCheckoutFailed marks the checkout and its invoice failed, audited,
+// without telling anyone; it returns the invoice's number.
+func markCheckoutFailed(tx *gorm.DB, co *checkoutRow, message string, now time.Time) (string, error) {
 	message = truncate(message, 500)
 	if err := planPaymentFailed(tx, co, now); err != nil {
-		return err
+		return "", err
 	}
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutFailed, "message": message, "updated_at": now}).Error; err != nil {
-		return err
+		return "", err
 	}
 	if err := tx.Model(&invoiceRow{}).Where("id = ? AND status <> ?", co.InvoiceID, orgbase.InvoicePaid).
 		Updates(map[string]any{"status": orgbase.InvoiceFailed, "failure_message": message}).Error; err != nil {
-		return err
+		return "", err
 	}
 	var number string
 	if err := tx.Model(&invoiceRow{}).Where("id = ?", co.InvoiceID).Pluck("number", &number).Error; err != nil {
-		return err
+		return "", err
 	}
-	return audit(tx, co.OrgID, "billing.payment_failed", "invoice", itoa64(co.InvoiceID), number, map[string]Change{
+	return number, audit(tx, co.OrgID, "billing.payment_failed", "invoice", itoa64(co.InvoiceID), number, map[string]Change{
 		"description": {To: co.Description},
 		"total":       {To: orgbase.FormatMoney(co.AmountCents, co.Currency)},
 		"reason":      {To: message},
@@ -381,8 +393,9 @@ func (billingEventRow) TableName() string { return "billing_events" }
 // checkout_completed marks the checkout and its invoice paid and grants
 // the credits through the ledger (plan_grant for a plan, top_up for a pack;
 // the checkout reference is the transfer's idempotency key), and for a plan
-// sets the organization's plan and subscription. payment_failed marks them
-// failed and grants nothing. An event for an unknown checkout, another
+// sets the organization's plan and subscription, and writes the receipt
+// email. payment_failed marks them failed, grants nothing and notifies the
+// billing people. An event for an unknown checkout, another
 // provider's, or one whose amount, currency or customer does not match is
 // ignored and changes nothing but its record.
 func (db *DB) ApplyBillingEvent(ctx context.Context, ev billing.Event) (*BillingOutcome, error) {
@@ -502,7 +515,8 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 }
 
 // markPaid marks the locked checkout and its invoice paid, grants the
-// credits, and for a plan sets the organization's plan and subscription.
+// credits, for a plan sets the organization's plan and subscription, and
+// writes the receipt email.
 func (db *DB) markPaid(tx *gorm.DB, co *checkoutRow, ev billing.Event, now time.Time) error {
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutPaid, "message": "", "updated_at": now}).Error; err != nil {
@@ -542,7 +556,10 @@ func (db *DB) markPaid(tx *gorm.DB, co *checkoutRow, ev billing.Event, now time.
 			return err
 		}
 	}
-	return audit(tx, co.OrgID, "billing.paid", "invoice", itoa64(inv.ID), inv.Number, changes)
+	if err := audit(tx, co.OrgID, "billing.paid", "invoice", itoa64(inv.ID), inv.Number, changes); err != nil {
+		return err
+	}
+	return mailReceipt(tx, co.OrgID, inv.ID, now)
 }
 
 func upsertCustomer(tx *gorm.DB, orgID int64, provider, customerID, brand, last4 string, now time.Time) error {
