@@ -395,7 +395,8 @@ func (billingEventRow) TableName() string { return "billing_events" }
 // the checkout reference is the transfer's idempotency key), and for a plan
 // sets the organization's plan and subscription, and writes the receipt
 // email. payment_failed marks them failed, grants nothing and notifies the
-// billing people. An event for an unknown checkout, another
+// billing people; checkout_expired (the person never paid) marks a pending
+// checkout failed without a notice. An event for an unknown checkout, another
 // provider's, or one whose amount, currency or customer does not match is
 // ignored and changes nothing but its record.
 func (db *DB) ApplyBillingEvent(ctx context.Context, ev billing.Event) (*BillingOutcome, error) {
@@ -461,7 +462,7 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 	ignored := func(msg string) (*BillingOutcome, error) {
 		return &BillingOutcome{Status: OutcomeIgnored, Message: msg, Reference: ev.Reference}, nil
 	}
-	if ev.Kind != billing.EventCheckoutCompleted && ev.Kind != billing.EventPaymentFailed {
+	if ev.Kind != billing.EventCheckoutCompleted && ev.Kind != billing.EventPaymentFailed && ev.Kind != billing.EventCheckoutExpired {
 		return ignored("not an event the app acts on")
 	}
 	if ev.Reference == "" {
@@ -486,6 +487,21 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 			out.Status, out.Message = OutcomeIgnored, "the customer belongs to another organization"
 			return out, nil
 		}
+	}
+	if ev.Kind == billing.EventCheckoutExpired {
+		// Nobody was charged: the checkout fails quietly (it shows on the
+		// Billing tab), unless it was paid or had already failed.
+		switch co.Status {
+		case orgbase.CheckoutPaid:
+			out.Status, out.Message = OutcomeIgnored, "the checkout is already paid"
+			return out, nil
+		case orgbase.CheckoutFailed:
+			out.Status, out.Message = OutcomeIgnored, "the checkout had already failed"
+			return out, nil
+		}
+		out.Status, out.Message = OutcomeFailed, billing.CheckoutExpiredMessage
+		_, err := markCheckoutFailed(tx, co, billing.CheckoutExpiredMessage, now)
+		return out, err
 	}
 	if ev.Kind == billing.EventPaymentFailed {
 		if co.Status == orgbase.CheckoutPaid {
