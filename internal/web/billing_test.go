@@ -379,6 +379,9 @@ func TestCreateOrgWithPlan(t *testing.T) {
 		}
 		// On Free (the default), the trial credits come with the organization, once.
 		c.createOrg("Bravo", "bravo")
+		if got := c.get("/orgs/bravo").text(`[data-testid="toast"]`); !strings.Contains(got, "Bravo is ready with its 1,000 trial credits") {
+			t.Errorf("toast %q, want it to name the trial credits", got)
+		}
 		bravo := e.org(t, "bravo", "olga@example.com")
 		if b, _ := e.db.PoolBalance(context.Background(), bravo.ID); b != 1_000*orgbase.Credit || bravo.Plan != orgbase.PlanFree {
 			t.Errorf("free org: pool %s, plan %q; want the 1,000 trial credits on free", b, bravo.Plan)

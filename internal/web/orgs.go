@@ -81,7 +81,7 @@ func (s *Server) handleOrgCreate(c echo.Context) error {
 	}
 	if !plan.Paid() {
 		// Free: CreateOrg granted the trial credits with the organization.
-		if err := s.flash(c, "success", org.Name+" is ready. You are its owner."); err != nil {
+		if err := s.flash(c, "success", org.Name+" is ready with its "+plan.Credits.String()+" trial credits. You are its owner."); err != nil {
 			return err
 		}
 		return s.redirect(c, "/orgs/"+org.Slug)
