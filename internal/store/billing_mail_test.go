@@ -232,3 +232,42 @@ func TestPaymentFailedNotice(t *testing.T) {
 		ledgerOK(t, db)
 	})
 }
+
+// TestRenewalMail: renewals go through the same paths: a paid renewal sends
+// its receipt, a declined one the payment-failed notice and notification.
+func TestRenewalMail(t *testing.T) {
+	eachSub(t, func(f *subFixture) {
+		f.buy(orgbase.OfferPlan, orgbase.PlanPro)
+		f.clock.Set(subStart.AddDate(0, 1, 0))
+		r := f.renew(billing.EventCheckoutCompleted)
+		if r.Action != store.RenewalCharge {
+			f.t.Fatalf("renewal: %+v", r)
+		}
+		inv, err := f.db.FindInvoice(f.ctx, f.org.ID, r.Checkout.InvoiceID)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		mails := orgEmails(f.t, f.db, f.org.ID)
+		if len(mails) != 2 || !strings.Contains(mails[1].Subject, "receipt for invoice "+inv.Number) ||
+			!strings.Contains(mails[1].Text, "50,000 credits were added") {
+			f.t.Fatalf("emails %q, want the purchase's and the renewal's receipts", recipients(mails))
+		}
+		f.clock.Set(subStart.AddDate(0, 2, 0))
+		r = f.renew(billing.EventPaymentFailed)
+		if r.Action != store.RenewalCharge {
+			f.t.Fatalf("second renewal: %+v", r)
+		}
+		mails = orgEmails(f.t, f.db, f.org.ID)
+		if len(mails) != 3 || mails[2].Subject != "Acme: a payment failed" || !strings.Contains(mails[2].Text, "The saved card was declined.") {
+			f.t.Fatalf("emails after a declined renewal: %d", len(mails))
+		}
+		owner, _, err := f.db.FindUserByEmail(f.ctx, "owner@example.com")
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		ns, _, err := f.db.FindNotifications(f.ctx, f.org.ID, owner.ID, store.NotificationFilter{})
+		if err != nil || len(ns) != 1 || ns[0].Title != "A payment failed" || !strings.Contains(ns[0].Body, r.Checkout.Description) {
+			f.t.Fatalf("owner's notifications %+v, %v; want the declined renewal", ns, err)
+		}
+	})
+}
