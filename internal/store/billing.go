@@ -303,6 +303,9 @@ func lockCheckout(tx *gorm.DB, reference string) (*checkoutRow, error) {
 // failCheckout marks the checkout and its invoice failed and tells the
 // organization (notifyPaymentFailed: email and notifications).
 func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) error {
+	if err := planPaymentFailed(tx, co, now); err != nil {
+		return err
+	}
 	number, err := markCheckoutFailed(tx, co, message, now)
 	if err != nil {
 		return err
@@ -314,9 +317,6 @@ func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) e
 // without telling anyone; it returns the invoice's number.
 func markCheckoutFailed(tx *gorm.DB, co *checkoutRow, message string, now time.Time) (string, error) {
 	message = truncate(message, 500)
-	if err := planPaymentFailed(tx, co, now); err != nil {
-		return "", err
-	}
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutFailed, "message": message, "updated_at": now}).Error; err != nil {
 		return "", err
