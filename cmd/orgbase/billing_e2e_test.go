@@ -65,6 +65,24 @@ func TestBillingE2E(t *testing.T) {
 	b.page("invoice")
 	phoneShot(b, "invoice")
 
+	// The receipt is in the dev mailbox (the newest email, opened), to the
+	// billing email, and its link leads back to the invoice.
+	b.navigate("/dev/mail")
+	b.wantText(`[data-testid="mail-open"] header`, "Acme Robotics: receipt for invoice ACMEROBO-0001")
+	b.wantText(`[data-testid="mail-open"] header`, "bea@example.com")
+	receipt := b.textContent(`[data-testid="mail-text"]`)
+	for _, want := range []string{"$49.00", "Pro plan, 50,000 credits every month", "50,000 credits were added"} {
+		if !strings.Contains(receipt, want) {
+			t.Errorf("the receipt does not say %q:\n%s", want, receipt)
+		}
+	}
+	if link := b.textContent(`[data-testid="mail-link"]`); link != b.base+invoice {
+		t.Errorf("the receipt links to %q, want %q", link, b.base+invoice)
+	}
+	b.page("dev-mail-receipt")
+	b.clickAndLoad(`[data-testid="mail-link"]`)
+	b.wantPath(invoice)
+
 	// The Billing tab: Pro, 50,000 credits in the pool, the invoice listed.
 	b.navigate("/orgs/acme-robotics/billing")
 	b.wantText(`[data-testid="current-plan-name"]`, "Pro")
@@ -94,6 +112,14 @@ func TestBillingE2E(t *testing.T) {
 	b.navigate("/orgs/acme-robotics/billing")
 	b.wantText(`[data-testid="pool-balance"]`, "50,000 credits")
 	b.wantText(`[data-testid="invoice-row"][data-number="ACMEROBO-0002"] [data-testid="invoice-status"]`, "Payment failed")
+	// The decline is in the owner's notifications, linking to the Billing tab, and in the mailbox.
+	b.navigate("/orgs/acme-robotics/notifications")
+	b.wantText(`[data-testid="notification"] [data-testid="notification-title"]`, "A payment failed")
+	b.wantText(`[data-testid="notification"]`, "Your card was declined")
+	b.page("notification-payment-failed")
+	b.navigate("/dev/mail")
+	b.wantText(`[data-testid="mail-open"] header`, "Acme Robotics: a payment failed")
+	b.navigate("/orgs/acme-robotics/billing")
 
 	// The same top-up paid with the success card.
 	b.clickAndLoad(`[data-testid="invoice-row"][data-number="ACMEROBO-0002"] a`)

@@ -28,14 +28,14 @@ func TestRunCreditsGrantAndLedgerCheck(t *testing.T) {
 				}
 				return stdout
 			}
-			mustRun("seed")
+			mustRun("seed") // the demo pool: 1,000 trial + 25,000 granted − 8,500 to budgets = 17,500
 
 			out := mustRun("credits", "grant", "--org", "demo", "--amount", "100.5", "--memo", "Top up", "--key", "k1")
-			if !regexp.MustCompile(`^granted 100\.5 credits to demo \(transfer \d+\); pool balance 16,600\.5\n$`).MatchString(out) {
+			if !regexp.MustCompile(`^granted 100\.5 credits to demo \(transfer \d+\); pool balance 17,600\.5\n$`).MatchString(out) {
 				t.Errorf("credits grant printed %q", out)
 			}
 			out = mustRun("credits", "grant", "--org", "demo", "--amount", "100.5", "--memo", "Top up", "--key", "k1")
-			if !strings.HasPrefix(out, `already granted with key "k1": 100.5 credits to demo`) || !strings.Contains(out, "pool balance 16,600.5\n") {
+			if !strings.HasPrefix(out, `already granted with key "k1": 100.5 credits to demo`) || !strings.Contains(out, "pool balance 17,600.5\n") {
 				t.Errorf("repeated grant printed %q", out)
 			}
 
@@ -44,7 +44,7 @@ func TestRunCreditsGrantAndLedgerCheck(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &g); err != nil {
 				t.Fatalf("--json output %q: %v", out, err)
 			}
-			if g["amount"] != "0.120" || g["pool_balance"] != "16600.620" || g["replayed"] != false || g["org"] != "demo" || g["idempotency_key"] != "k2" {
+			if g["amount"] != "0.120" || g["pool_balance"] != "17600.620" || g["replayed"] != false || g["org"] != "demo" || g["idempotency_key"] != "k2" {
 				t.Errorf("--json = %v", g)
 			}
 
@@ -103,7 +103,7 @@ func TestRunCreditsGrantAndLedgerCheck(t *testing.T) {
 			if code != exitFail {
 				t.Errorf("ledger check after tampering: exit %d, want %d", code, exitFail)
 			}
-			if !regexp.MustCompile(`^mismatch: account \d+ \(org \d+, pool\): balance 16600\.621, but its transfers sum to 16600\.620\n$`).MatchString(stdout) {
+			if !regexp.MustCompile(`^mismatch: account \d+ \(org \d+, pool\): balance 17600\.621, but its transfers sum to 17600\.620\n$`).MatchString(stdout) {
 				t.Errorf("ledger check after tampering printed %q", stdout)
 			}
 			if !strings.Contains(stderr, "ledger check failed: 1 problem") {
@@ -111,7 +111,7 @@ func TestRunCreditsGrantAndLedgerCheck(t *testing.T) {
 			}
 			code, stdout, _ = runCmd(t, env, "ledger", "check", "--json")
 			if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitFail || rep.OK || len(rep.Mismatches) != 1 ||
-				rep.Mismatches[0]["problem"] != "balance_differs" || rep.Mismatches[0]["balance"] != "16600.621" || rep.Mismatches[0]["computed"] != "16600.620" {
+				rep.Mismatches[0]["problem"] != "balance_differs" || rep.Mismatches[0]["balance"] != "17600.621" || rep.Mismatches[0]["computed"] != "17600.620" {
 				t.Errorf("ledger check --json after tampering: exit %d, %+v, %v", code, rep, err)
 			}
 		})

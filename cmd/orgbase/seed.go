@@ -141,7 +141,8 @@ func seedDemo(ctx context.Context, db *store.DB) (*demoOrg, error) {
 	}
 	// The audit log shows the demo's owner as the author of what follows.
 	ctx = orgbase.WithAuditMeta(ctx, orgbase.AuditMeta{ActorID: ownerID})
-	org, err := db.CreateOrg(ctx, ownerID, store.NewOrg{Name: "Demo Company", Slug: demoOrgSlug, CompanySize: "11-50", CreatorFunction: "Engineering", BillingEmail: demoEmail})
+	org, err := db.CreateOrg(ctx, ownerID, store.NewOrg{Name: "Demo Company", Slug: demoOrgSlug, CompanySize: "11-50", CreatorFunction: "Engineering", BillingEmail: demoEmail,
+		FreeTrial: true}) // created on Free, as the wizard would: its trial credits first
 	if err != nil {
 		return nil, err
 	}

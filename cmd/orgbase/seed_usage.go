@@ -387,10 +387,15 @@ func seedDemoWithUsage(ctx context.Context, db *store.DB, clock *demoClock, now 
 	}
 
 	funder := demoFunder()
-	balance := map[string]orgbase.Credits{"": demoGrant}
+	// What seedDemo left: the pool (its trial credits and the demo grant,
+	// less the budgets' first credits) and each budget.
+	pool, err := db.PoolBalance(ctx, org.id)
+	if err != nil {
+		return 0, 0, err
+	}
+	balance := map[string]orgbase.Credits{"": pool}
 	for _, b := range demoBudgets {
 		balance[b.name] = b.initial
-		balance[""] -= b.initial
 	}
 	// fund makes sure the pool holds need and keeps its floor: a purchase,
 	// granted by the operator, when it would not.

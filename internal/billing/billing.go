@@ -84,6 +84,7 @@ type EventKind string
 const (
 	EventCheckoutCompleted EventKind = "checkout_completed" // a checkout was paid
 	EventPaymentFailed     EventKind = "payment_failed"     // a charge was declined
+	EventCheckoutExpired   EventKind = "checkout_expired"   // a checkout ended unpaid (the person never paid)
 	EventIgnored           EventKind = "ignored"            // a verified event the app does not act on
 )
 
@@ -101,6 +102,9 @@ type Event struct {
 	Created     time.Time
 	Message     string // for failures
 }
+
+// CheckoutExpiredMessage is why a checkout that expired unpaid failed.
+const CheckoutExpiredMessage = "The checkout expired before payment."
 
 // ErrDeclined is returned (wrapped) when a payment method is declined.
 var ErrDeclined = errors.New("the card was declined")

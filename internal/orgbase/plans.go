@@ -89,9 +89,8 @@ func (p Plan) CreditsLabel() string {
 	case p.ValidityMonths > 0:
 		return p.Credits.String() + " credits, usable for " + strconv.Itoa(p.ValidityMonths) + " months"
 	}
-	// Free's one-off trial grant (store.GrantTrialCredits) is not given at
-	// sign-up yet (issue 7 is open): promise only what happens.
-	return "Credits added by your operator"
+	// Free: the one-off trial grant at sign-up (store.NewOrg.FreeTrial).
+	return p.Credits.String() + " trial credits, once"
 }
 
 // PeriodEnd is when a period of the plan that starts at start ends: a

@@ -300,6 +300,8 @@ func lockCheckout(tx *gorm.DB, reference string) (*checkoutRow, error) {
 	return &co, nil
 }
 
+// failCheckout marks the checkout and its invoice failed and tells the
+// organization (notifyPaymentFailed: email and notifications).
 func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) error {
 	if err := planPaymentFailed(tx, co, now); err != nil {
 		return err
@@ -308,20 +310,30 @@ func failCheckout(tx *gorm.DB, co *checkoutRow, message string, now time.Time) e
 	if err != nil {
 		return err
 	}
+	number, err := markCheckoutFailed(tx, co, message, now)
+	if err != nil {
+		return err
+	}
+	return notifyPaymentFailed(tx, co.OrgID, number, co.Description, truncate(message, 500), now)
+}
+
+// markCheckoutFailed marks the checkout and its invoice failed, audited,
+// without telling anyone; it returns the invoice's number.
+func markCheckoutFailed(tx *gorm.DB, co *checkoutRow, message string, now time.Time) (string, error) {
 	message = truncate(message, 500)
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutFailed, "message": message, "updated_at": now}).Error; err != nil {
-		return err
+		return "", err
 	}
 	if err := tx.Model(&invoiceRow{}).Where("id = ? AND status <> ?", co.InvoiceID, orgbase.InvoicePaid).
 		Updates(map[string]any{"status": orgbase.InvoiceFailed, "failure_message": message}).Error; err != nil {
-		return err
+		return "", err
 	}
 	var number string
 	if err := tx.Model(&invoiceRow{}).Where("id = ?", co.InvoiceID).Pluck("number", &number).Error; err != nil {
-		return err
+		return "", err
 	}
-	return audit(tx, co.OrgID, "billing.payment_failed", "invoice", itoa64(co.InvoiceID), number, map[string]Change{
+	return number, audit(tx, co.OrgID, "billing.payment_failed", "invoice", itoa64(co.InvoiceID), number, map[string]Change{
 		"description": {To: co.Description},
 		"total":       {To: orgbase.FormatMoney(co.AmountCents, co.Currency)},
 		"reason":      {To: message},
@@ -385,8 +397,10 @@ func (billingEventRow) TableName() string { return "billing_events" }
 // checkout_completed marks the checkout and its invoice paid and grants
 // the credits through the ledger (plan_grant for a plan, top_up for a pack;
 // the checkout reference is the transfer's idempotency key), and for a plan
-// sets the organization's plan and subscription. payment_failed marks them
-// failed and grants nothing. An event for an unknown checkout, another
+// sets the organization's plan and subscription, and writes the receipt
+// email. payment_failed marks them failed, grants nothing and notifies the
+// billing people; checkout_expired (the person never paid) marks a pending
+// checkout failed without a notice. An event for an unknown checkout, another
 // provider's, or one whose amount, currency or customer does not match is
 // ignored and changes nothing but its record.
 func (db *DB) ApplyBillingEvent(ctx context.Context, ev billing.Event) (*BillingOutcome, error) {
@@ -452,7 +466,7 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 	ignored := func(msg string) (*BillingOutcome, error) {
 		return &BillingOutcome{Status: OutcomeIgnored, Message: msg, Reference: ev.Reference}, nil
 	}
-	if ev.Kind != billing.EventCheckoutCompleted && ev.Kind != billing.EventPaymentFailed {
+	if ev.Kind != billing.EventCheckoutCompleted && ev.Kind != billing.EventPaymentFailed && ev.Kind != billing.EventCheckoutExpired {
 		return ignored("not an event the app acts on")
 	}
 	if ev.Reference == "" {
@@ -477,6 +491,21 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 			out.Status, out.Message = OutcomeIgnored, "the customer belongs to another organization"
 			return out, nil
 		}
+	}
+	if ev.Kind == billing.EventCheckoutExpired {
+		// Nobody was charged: the checkout fails quietly (it shows on the
+		// Billing tab), unless it was paid or had already failed.
+		switch co.Status {
+		case orgbase.CheckoutPaid:
+			out.Status, out.Message = OutcomeIgnored, "the checkout is already paid"
+			return out, nil
+		case orgbase.CheckoutFailed:
+			out.Status, out.Message = OutcomeIgnored, "the checkout had already failed"
+			return out, nil
+		}
+		out.Status, out.Message = OutcomeFailed, billing.CheckoutExpiredMessage
+		_, err := markCheckoutFailed(tx, co, billing.CheckoutExpiredMessage, now)
+		return out, err
 	}
 	if ev.Kind == billing.EventPaymentFailed {
 		if co.Status == orgbase.CheckoutPaid {
@@ -506,7 +535,8 @@ func (db *DB) applyEvent(tx *gorm.DB, ev billing.Event, now time.Time) (*Billing
 }
 
 // markPaid marks the locked checkout and its invoice paid, grants the
-// credits, and for a plan sets the organization's plan and subscription.
+// credits, for a plan sets the organization's plan and subscription, and
+// writes the receipt email.
 func (db *DB) markPaid(tx *gorm.DB, co *checkoutRow, ev billing.Event, now time.Time) error {
 	if err := tx.Model(&checkoutRow{}).Where("id = ?", co.ID).
 		Updates(map[string]any{"status": orgbase.CheckoutPaid, "message": "", "updated_at": now}).Error; err != nil {
@@ -546,7 +576,10 @@ func (db *DB) markPaid(tx *gorm.DB, co *checkoutRow, ev billing.Event, now time.
 			return err
 		}
 	}
-	return audit(tx, co.OrgID, "billing.paid", "invoice", itoa64(inv.ID), inv.Number, changes)
+	if err := audit(tx, co.OrgID, "billing.paid", "invoice", itoa64(inv.ID), inv.Number, changes); err != nil {
+		return err
+	}
+	return mailReceipt(tx, co.OrgID, inv.ID, now)
 }
 
 func upsertCustomer(tx *gorm.DB, orgID int64, provider, customerID, brand, last4 string, now time.Time) error {
@@ -671,7 +704,14 @@ func (db *DB) FindOrgSlug(ctx context.Context, orgID int64) (string, error) {
 
 // GrantTrialCredits grants the Free plan's one-off trial credits to a new
 // organization, once: the transfer's idempotency key makes a repeat a no-op.
+// CreateOrg grants them itself for an organization created on Free.
 func (db *DB) GrantTrialCredits(ctx context.Context, orgID int64) (*orgbase.Transfer, error) {
+	return db.transfer(ctx, trialGrantReq(orgID))
+}
+
+// trialGrantReq is the Free plan's trial grant into the pool, keyed so that
+// an organization gets it at most once.
+func trialGrantReq(orgID int64) transferReq {
 	free, _ := orgbase.FindPlan(orgbase.PlanFree)
-	return db.transfer(ctx, grantReq(orgID, free.Credits, orgbase.TransferPlanGrant, "Free plan trial credits", "plan:free:trial", "credits.plan_grant"))
+	return grantReq(orgID, free.Credits, orgbase.TransferPlanGrant, "Free plan trial credits", "plan:free:trial", "credits.plan_grant")
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -354,5 +355,123 @@ func TestTrialCreditsOnce(t *testing.T) {
 		if _, err := db.FindOrgSlug(ctx, 987654); orgbase.ErrorCode(err) != orgbase.ENOTFOUND {
 			t.Fatalf("unknown org: %v", err)
 		}
+	})
+}
+
+// TestCreateOrgFreeTrial: an organization created on Free gets the trial
+// credits in the transaction that creates it, as a plan_grant in the
+// audit log, and never a second time.
+func TestCreateOrgFreeTrial(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		owner := mustUser(t, db, "owner@example.com")
+		org, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Acme", Slug: "acme", FreeTrial: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, org.ID); b != 1_000*credit {
+			t.Fatalf("pool %s, want the 1,000 trial credits", b)
+		}
+		if _, err := db.GrantTrialCredits(ctx, org.ID); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, org.ID); b != 1_000*credit {
+			t.Fatalf("pool %s after a repeat, want 1,000", b)
+		}
+		entries, _, err := db.FindAudit(ctx, org.ID, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range entries {
+			actions = append(actions, e.Action)
+		}
+		if fmt.Sprint(actions) != "[credits.plan_grant organization.create]" {
+			t.Fatalf("audit actions %v, want the creation and one trial grant", actions)
+		}
+		// Without FreeTrial (an organization created for a paid plan) the pool starts empty.
+		paidOrg, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Bravo", Slug: "bravo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := db.PoolBalance(ctx, paidOrg.ID); b != 0 {
+			t.Fatalf("pool %s without the trial, want 0", b)
+		}
+		// A taken slug creates nothing, grants nothing.
+		if _, err := db.CreateOrg(ctx, owner.ID, store.NewOrg{Name: "Acme 2", Slug: "acme", FreeTrial: true}); orgbase.ErrorCode(err) != orgbase.ECONFLICT {
+			t.Fatalf("taken slug: %v", err)
+		}
+		ledgerOK(t, db)
+	})
+}
+
+// TestCheckoutExpired: an expired checkout fails with a clear message,
+// grants nothing and tells nobody (nobody was charged); a paid one stays
+// paid; a replay changes nothing.
+func TestCheckoutExpired(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tr := newTree(t, db)
+		expired := func(co *orgbase.Checkout, id string) billing.Event {
+			return billing.Event{Provider: "test", ID: id, Kind: billing.EventCheckoutExpired, Reference: co.Reference,
+				AmountCents: co.AmountCents, Currency: co.Currency, Message: billing.CheckoutExpiredMessage}
+		}
+		co := startCheckout(t, db, tr.org, orgbase.OfferPlan, orgbase.PlanPro)
+		out, err := db.ApplyBillingEvent(ctx, expired(co, "evt_x"))
+		if err != nil || out.Status != store.OutcomeFailed || out.Message != "The checkout expired before payment." || out.InvoiceID != co.InvoiceID {
+			t.Fatalf("expiry: %+v, %v", out, err)
+		}
+		inv, _ := db.FindInvoice(ctx, tr.org.ID, co.InvoiceID)
+		got, _ := db.FindCheckout(ctx, tr.org.ID, co.Reference)
+		if inv.Status != orgbase.InvoiceFailed || inv.FailureMessage != "The checkout expired before payment." ||
+			got.Status != orgbase.CheckoutFailed || got.Message != "The checkout expired before payment." {
+			t.Fatalf("invoice %+v, checkout %+v", inv, got)
+		}
+		if b, _ := db.PoolBalance(ctx, tr.org.ID); b != 0 {
+			t.Fatalf("pool %s, want 0", b)
+		}
+		if org, _, _ := db.FindOrgForMember(ctx, "acme", tr.owner.ID); org.Plan != orgbase.PlanFree {
+			t.Fatalf("plan %q after an expired checkout, want free", org.Plan)
+		}
+		if n := len(orgEmails(t, db, tr.org.ID)); n != 0 {
+			t.Errorf("%d emails after an expiry, want none", n)
+		}
+		if n, _ := db.CountUnreadNotifications(ctx, tr.org.ID, tr.owner.ID); n != 0 {
+			t.Errorf("%d notifications after an expiry, want none", n)
+		}
+		entries, _, _ := db.FindAudit(ctx, tr.org.ID, store.AuditFilter{})
+		if entries[0].Action != "billing.payment_failed" || !strings.Contains(entries[0].Changes, "The checkout expired before payment.") {
+			t.Errorf("latest audit entry %+v, want the failure with its reason", entries[0])
+		}
+		// A replay changes nothing and answers as the first time.
+		again, err := db.ApplyBillingEvent(ctx, expired(co, "evt_x"))
+		if err != nil || !again.Replayed || again.Status != store.OutcomeFailed {
+			t.Fatalf("replay: %+v, %v", again, err)
+		}
+		// Another expiry event of a checkout that already failed changes nothing either.
+		if o, err := db.ApplyBillingEvent(ctx, expired(co, "evt_x2")); err != nil || o.Status != store.OutcomeIgnored {
+			t.Fatalf("second expiry: %+v, %v", o, err)
+		}
+		if n, _, _ := db.FindAudit(ctx, tr.org.ID, store.AuditFilter{}); len(n) != len(entries) {
+			t.Errorf("audit grew from %d to %d entries on replays", len(entries), len(n))
+		}
+
+		// A paid checkout stays paid when its session expires afterwards.
+		co2 := startCheckout(t, db, tr.org, orgbase.OfferTopUp, "pack-10k")
+		if _, err := db.ApplyBillingEvent(ctx, paid(co2, "evt_p")); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := db.ApplyBillingEvent(ctx, expired(co2, "evt_late")); err != nil || o.Status != store.OutcomeIgnored {
+			t.Fatalf("late expiry: %+v, %v", o, err)
+		}
+		got, _ = db.FindCheckout(ctx, tr.org.ID, co2.Reference)
+		inv, _ = db.FindInvoice(ctx, tr.org.ID, co2.InvoiceID)
+		if got.Status != orgbase.CheckoutPaid || inv.Status != orgbase.InvoicePaid {
+			t.Fatalf("after a late expiry: checkout %s, invoice %s; want both paid", got.Status, inv.Status)
+		}
+		if b, _ := db.PoolBalance(ctx, tr.org.ID); b != 10_000*credit {
+			t.Fatalf("pool %s, want 10,000", b)
+		}
+		ledgerOK(t, db)
 	})
 }

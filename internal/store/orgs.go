@@ -87,11 +87,17 @@ type NewOrg struct {
 	CompanySize     string
 	CreatorFunction string
 	BillingEmail    string
+	// FreeTrial grants the Free plan's one-off trial credits into the pool
+	// (a plan_grant, key "plan:free:trial") in the same transaction. The
+	// wizard sets it when the creator chose Free; an organization created
+	// for a paid plan gets that plan's credits when it is paid instead.
+	FreeTrial bool
 }
 
 // CreateOrg creates an organization on the free plan, makes the creator its
-// owner and creates its Primary workspace, in one transaction. Returns
-// ECONFLICT when the slug is taken.
+// owner and creates its Primary workspace, in one transaction, with the
+// trial credits when n.FreeTrial is set. Returns ECONFLICT when the slug is
+// taken.
 func (db *DB) CreateOrg(ctx context.Context, creatorID int64, n NewOrg) (*orgbase.Org, error) {
 	now := db.now()
 	row := orgRow{Slug: n.Slug, Name: n.Name, CompanySize: n.CompanySize, CreatorFunction: n.CreatorFunction,
@@ -119,9 +125,22 @@ func (db *DB) CreateOrg(ctx context.Context, creatorID int64, n NewOrg) (*orgbas
 		if err := ensureAccounts(tx, row.ID, now); err != nil {
 			return err
 		}
-		return audit(tx, row.ID, "organization.create", "organization", itoa64(row.ID), row.Name, map[string]Change{
+		if err := audit(tx, row.ID, "organization.create", "organization", itoa64(row.ID), row.Name, map[string]Change{
 			"name": {To: row.Name}, "slug": {To: row.Slug}, "plan": {To: row.Plan},
-		})
+		}); err != nil {
+			return err
+		}
+		if !n.FreeTrial {
+			return nil
+		}
+		// Inside this transaction: an organization created on Free never
+		// exists without its trial grant (audited as credits.plan_grant).
+		r := trialGrantReq(row.ID)
+		if err := r.validate(); err != nil {
+			return err
+		}
+		_, _, _, err := db.transferIn(tx, &r)
+		return err
 	})
 	if err != nil {
 		return nil, err

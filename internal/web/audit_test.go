@@ -36,8 +36,9 @@ func auditRows(r *resp, col string) []string {
 	return out
 }
 
-// auditWorld is an organization with an owner who renamed it, an admin, a
-// member, and another organization next door.
+// auditWorld is an organization with an owner who renamed it (created on
+// Free, so with its trial credits), an admin, a member, and another
+// organization next door.
 type auditWorld struct {
 	owner, admin, member, stranger *client
 	org                            *orgbase.Org
@@ -72,8 +73,13 @@ func TestAuditPage(t *testing.T) {
 				t.Errorf("got no Audit item in the navigation, want one for the owner")
 			}
 			actions := auditRows(r, "action")
-			if len(actions) != 2 || actions[0] != "Updated profile" || actions[1] != "Created organization" {
-				t.Fatalf("actions = %q, want the update then the creation", actions)
+			if len(actions) != 3 || actions[0] != "Updated profile" || actions[1] != "Granted plan credits" || actions[2] != "Created organization" {
+				t.Fatalf("actions = %q, want the update, then the trial grant and the creation", actions)
+			}
+			grant := r.find(`[data-testid="audit-row"]`).Eq(1)
+			if got := strings.Join(strings.Fields(grant.Find(`[data-testid="audit-changes"]`).Text()), " "); !strings.Contains(got, "1,000") ||
+				!strings.Contains(got, "Free plan trial credits") {
+				t.Errorf("trial grant changes = %q, want the 1,000 trial credits", got)
 			}
 			first := r.find(`[data-testid="audit-row"]`).First()
 			var actorLines []string
@@ -100,8 +106,8 @@ func TestAuditPage(t *testing.T) {
 		t.Run("AdminSees", func(t *testing.T) {
 			r := w.admin.in(t).get("/orgs/acme/audit")
 			r.wantStatus(http.StatusOK)
-			if got := len(auditRows(r, "action")); got != 2 {
-				t.Errorf("admin sees %d entries, want 2", got)
+			if got := len(auditRows(r, "action")); got != 3 {
+				t.Errorf("admin sees %d entries, want 3", got)
 			}
 		})
 
@@ -127,8 +133,8 @@ func TestAuditPage(t *testing.T) {
 				t.Errorf("the export carries another organization's entries:\n%s", csvR.body)
 			}
 			// And the other way round.
-			if r := w.stranger.in(t).get("/orgs/zeta/audit"); strings.Contains(r.body, "Acme") || len(auditRows(r, "action")) != 2 {
-				t.Errorf("zeta's log shows %q, want its own two entries only", auditRows(r, "target"))
+			if r := w.stranger.in(t).get("/orgs/zeta/audit"); strings.Contains(r.body, "Acme") || len(auditRows(r, "action")) != 3 {
+				t.Errorf("zeta's log shows %q, want its own three entries only", auditRows(r, "target"))
 			}
 		})
 	})
@@ -152,13 +158,14 @@ func TestAuditFilters(t *testing.T) {
 			query string
 			want  []string
 		}{
-			{"", []string{"Created workspace", "Updated profile", "Created organization"}},
+			{"", []string{"Created workspace", "Updated profile", "Granted plan credits", "Created organization"}},
 			{"action=organization.update", []string{"Updated profile"}},
 			{"action=organization.", []string{"Updated profile", "Created organization"}},
 			{"action=workspace.", []string{"Created workspace"}},
+			{"action=credits.", []string{"Granted plan credits"}},
 			{"actor=system", []string{"Created workspace"}},
-			{"actor=" + olga, []string{"Updated profile", "Created organization"}},
-			{"from=" + today + "&to=" + today, []string{"Created workspace", "Updated profile", "Created organization"}},
+			{"actor=" + olga, []string{"Updated profile", "Granted plan credits", "Created organization"}},
+			{"from=" + today + "&to=" + today, []string{"Created workspace", "Updated profile", "Granted plan credits", "Created organization"}},
 			{"to=" + yesterday, nil},
 			{"actor=" + olga + "&action=workspace.create", nil},
 		}
@@ -189,7 +196,7 @@ func TestAuditFilters(t *testing.T) {
 			r.find(`select[name="action"] option`).Each(func(_ int, s *goquery.Selection) {
 				actions = append(actions, s.AttrOr("value", ""))
 			})
-			if got := strings.Join(actions, ","); got != ",organization.,organization.create,organization.update,workspace.,workspace.create" {
+			if got := strings.Join(actions, ","); got != ",credits.,credits.plan_grant,organization.,organization.create,organization.update,workspace.,workspace.create" {
 				t.Errorf("action options = %s", got)
 			}
 			if r.find(`select[name="actor"] option[value="`+olga+`"]`).Length() != 1 || r.find(`select[name="actor"] option[value="system"]`).Length() != 1 {
@@ -271,7 +278,7 @@ func TestAuditPagination(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		const total = 62 // 60 workspaces, the profile update, the creation
+		const total = 63 // 60 workspaces, the profile update, the trial grant, the creation
 		c := w.owner.in(t)
 		r := c.get("/orgs/acme/audit")
 		ids := map[string]bool{}
@@ -378,8 +385,11 @@ func TestAuditExport(t *testing.T) {
 		}
 		all := c.get("/orgs/acme/audit.csv")
 		recs, _ = csv.NewReader(strings.NewReader(all.body)).ReadAll()
-		if len(recs) != 1+7 {
-			t.Fatalf("unfiltered export has %d records, want header + 7", len(recs))
+		if len(recs) != 1+8 { // 5 workspaces, the profile update, the trial grant, the creation
+			t.Fatalf("unfiltered export has %d records, want header + 8", len(recs))
+		}
+		if grant := recs[len(recs)-2]; grant[7] != "credits.plan_grant" || grant[3] != "Olga Owner" || !strings.Contains(grant[12], "1,000") {
+			t.Errorf("second oldest record = %q, want the trial grant of 1,000 credits made as Olga created the organization", grant)
 		}
 		last := recs[len(recs)-1]
 		if last[7] != "organization.create" || last[3] != "Olga Owner" || last[4] != "olga@example.com" || last[5] != "127.0.0.1" {

@@ -40,6 +40,17 @@ type BillingStore interface {
 	ChangeSubscription(ctx context.Context, orgID int64, by orgbase.Access, ch store.SubscriptionChange) (*orgbase.Subscription, error)
 	PreviewUpgrade(ctx context.Context, orgID int64, plan string) (orgbase.Proration, error)
 	StartUpgrade(ctx context.Context, orgID int64, by orgbase.Access, plan, provider string) (*orgbase.Checkout, error)
+	// SetBillingMailer sets how receipts and payment-failure notices are composed.
+	SetBillingMailer(m store.BillingMailer)
+}
+
+// billingMail composes a receipt or a payment-failure notice with the
+// server's composer, linking to the public URL.
+func (s *Server) billingMail(m store.BillingMail) (*orgbase.Email, error) {
+	if m.Kind == store.BillingMailReceipt {
+		return s.composer.Receipt(&m.To, m.OrgName, m.InvoiceNumber, m.Description, m.Total(), m.Credits, s.cfg.URL(m.Path()))
+	}
+	return s.composer.PaymentFailed(&m.To, m.OrgName, m.InvoiceNumber, m.Description, m.Reason, s.cfg.URL(m.Path()))
 }
 
 // handleBillingIndex is the Billing tab: the current plan, the plans, the

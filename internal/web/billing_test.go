@@ -48,6 +48,13 @@ func TestBillingTab(t *testing.T) {
 				t.Errorf("current plan %q, want Free", got)
 			}
 			r.wantElement(`[data-testid="plan-card"][data-plan="free"] [data-testid="current-plan-badge"]`)
+			if got := r.text(`[data-plan="free"]`); !strings.Contains(got, "1,000 trial credits, once") {
+				t.Errorf("free card %q, want it to promise 1,000 trial credits, once", got)
+			}
+			// Created on Free: the trial credits are in the pool.
+			if got := r.text(`[data-testid="pool-balance"]`); got != "1,000 credits" {
+				t.Errorf("pool %q, want the 1,000 trial credits", got)
+			}
 			if n := r.find(`[data-testid="plan-card"]`).Length(); n != 5 {
 				t.Errorf("%d plan cards, want 5", n)
 			}
@@ -131,12 +138,25 @@ func TestBillingTab(t *testing.T) {
 			if got := r.text(`[data-testid="invoice-total"]`); got != "$49.00" {
 				t.Errorf("invoice total %q", got)
 			}
-			// Paying again is refused politely and grants nothing more.
+			// The receipt went to the billing email (the creator's), linking to the invoice.
+			receipts := billingMails(t, e, "olga@example.com", "receipt")
+			if len(receipts) != 1 || receipts[0].Subject != "Acme: receipt for invoice ACME-0001" {
+				t.Fatalf("%d receipts to the billing email, want one for ACME-0001", len(receipts))
+			}
+			for _, want := range []string{"$49.00", "Pro plan, 50,000 credits every month", "50,000 credits were added", "http://example.test" + inv} {
+				if !strings.Contains(receipts[0].Text, want) || !strings.Contains(receipts[0].HTML, want) {
+					t.Errorf("the receipt lacks %q:\n%s", want, receipts[0].Text)
+				}
+			}
+			// Paying again is refused politely and grants nothing more, and sends no second receipt.
 			c.get(page)
 			r = c.post(page, card("4242424242424242"))
 			r.wantRedirect(inv)
-			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 50_000*orgbase.Credit {
-				t.Fatalf("pool %s, want 50,000", b)
+			if n := len(billingMails(t, e, "olga@example.com", "receipt")); n != 1 {
+				t.Errorf("%d receipts after paying again, want 1", n)
+			}
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 51_000*orgbase.Credit {
+				t.Fatalf("pool %s, want 51,000 (the trial's 1,000 and Pro's 50,000)", b)
 			}
 			r = c.get("/orgs/acme/billing")
 			if got := r.text(`[data-testid="current-plan-name"]`); got != "Pro" {
@@ -145,7 +165,7 @@ func TestBillingTab(t *testing.T) {
 			if got := r.text(`[data-testid="card-on-file"]`); got != "Visa ending 4242" {
 				t.Errorf("card on file %q", got)
 			}
-			if got := r.text(`[data-testid="pool-balance"]`); got != "50,000 credits" {
+			if got := r.text(`[data-testid="pool-balance"]`); got != "51,000 credits" {
 				t.Errorf("pool %q", got)
 			}
 			if n := r.find(`[data-testid="invoice-row"]`).Length(); n != 1 {
@@ -199,6 +219,24 @@ func TestBillingTab(t *testing.T) {
 			r = c.get("/orgs/acme/billing")
 			if got := r.attr(`[data-testid="invoice-row"][data-number="ACME-0002"] [data-testid="invoice-status"]`, "data-status"); got != "failed" {
 				t.Errorf("declined invoice status %q", got)
+			}
+			// The billing email gets a notice; the owner and the billing member a notification, the member none.
+			notices := billingMails(t, e, "olga@example.com", "a payment failed")
+			if len(notices) != 1 || !strings.Contains(notices[0].Text, "ACME-0002") || !strings.Contains(notices[0].Text, "declined") ||
+				!strings.Contains(notices[0].Text, "http://example.test/orgs/acme/billing") {
+				t.Fatalf("%d payment-failed notices to the billing email, want one for ACME-0002", len(notices))
+			}
+			for who, cl := range map[string]*client{"owner": owner, "billing": bill} {
+				n := cl.in(t).get("/orgs/acme/notifications")
+				if got := notificationTitles(n); len(got) != 1 || got[0] != "A payment failed" {
+					t.Errorf("%s's notifications %q, want the failed payment", who, got)
+				}
+				if href := n.attr(`[data-testid="notification"] [data-testid="notification-title"]`, "href"); href != "/orgs/acme/billing" {
+					t.Errorf("%s's notification links to %q, want the Billing tab", who, href)
+				}
+			}
+			if n, _ := e.db.CountUnreadNotifications(ctx, org.ID, e.user(t, "mia@example.com").ID); n != 0 {
+				t.Errorf("the member has %d notifications, want none", n)
 			}
 			// Another card on the same checkout pays it.
 			c.get(page)
@@ -294,6 +332,22 @@ func TestBillingTab(t *testing.T) {
 	})
 }
 
+// billingMails returns the outbox emails to addr whose subject contains about.
+func billingMails(t *testing.T, e *env, addr, about string) []*orgbase.Email {
+	t.Helper()
+	all, err := e.db.FindEmails(context.Background(), addr, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*orgbase.Email
+	for _, m := range all {
+		if strings.Contains(m.Subject, about) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func TestCreateOrgWithPlan(t *testing.T) {
 	eachDialect(t, func(t *testing.T, e *env) {
 		c := e.newUser(t, "Olga Owner", "olga@example.com")
@@ -319,8 +373,24 @@ func TestCreateOrgWithPlan(t *testing.T) {
 		if org.Plan != orgbase.PlanTeams {
 			t.Errorf("plan %q, want teams", org.Plan)
 		}
+		// A paid plan's credits come with its payment: no Free trial on top.
 		if b, _ := e.db.PoolBalance(context.Background(), org.ID); b != 250_000*orgbase.Credit {
 			t.Errorf("pool %s, want 250,000", b)
+		}
+		// On Free (the default), the trial credits come with the organization, once.
+		c.createOrg("Bravo", "bravo")
+		if got := c.get("/orgs/bravo").text(`[data-testid="toast"]`); !strings.Contains(got, "Bravo is ready with its 1,000 trial credits") {
+			t.Errorf("toast %q, want it to name the trial credits", got)
+		}
+		bravo := e.org(t, "bravo", "olga@example.com")
+		if b, _ := e.db.PoolBalance(context.Background(), bravo.ID); b != 1_000*orgbase.Credit || bravo.Plan != orgbase.PlanFree {
+			t.Errorf("free org: pool %s, plan %q; want the 1,000 trial credits on free", b, bravo.Plan)
+		}
+		if _, err := e.db.GrantTrialCredits(context.Background(), bravo.ID); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := e.db.PoolBalance(context.Background(), bravo.ID); b != 1_000*orgbase.Credit {
+			t.Errorf("pool %s after a second trial grant, want 1,000 (once)", b)
 		}
 	})
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/orgbase/orgbase/internal/orgbase"
 )
 
-// creditsWorld is the workspace world with 1,000 credits in the pool and
-// Clients and Acme in budget mode.
+// creditsWorld is the workspace world with 2,000 credits in the pool (the
+// Free plan's 1,000 trial credits, granted with the organization, and a
+// grant of 1,000) and Clients and Acme in budget mode.
 func creditsWorld(t *testing.T, e *env) *wsWorld {
 	t.Helper()
 	w := newWSWorld(t, e)
@@ -73,7 +74,7 @@ func TestCredits(t *testing.T) {
 		t.Run("ColumnShowsBalances", func(t *testing.T) {
 			r := w.owner.get(base)
 			r.wantStatus(http.StatusOK)
-			for name, want := range map[string]string{"Primary": "1,000", "Clients": "0", "Acme": "0", "Web": "Shared", "Internal": "Shared"} {
+			for name, want := range map[string]string{"Primary": "2,000", "Clients": "0", "Acme": "0", "Web": "Shared", "Internal": "Shared"} {
 				if got := rowCredits(r, name); got != want {
 					t.Errorf("credits of %s = %q, want %q", name, got, want)
 				}
@@ -84,8 +85,8 @@ func TestCredits(t *testing.T) {
 		t.Run("Overview", func(t *testing.T) {
 			r := w.owner.get("/orgs/" + w.slug)
 			r.wantStatus(http.StatusOK)
-			if got := r.text(`[data-testid="stat-Remaining credits"]`); got != "1,000" {
-				t.Errorf("Remaining credits = %q, want 1,000", got)
+			if got := r.text(`[data-testid="stat-Remaining credits"]`); got != "2,000" {
+				t.Errorf("Remaining credits = %q, want 2,000", got)
 			}
 			r = w.member.get("/orgs/" + w.slug) // no grant: no credits to show
 			r.wantStatus(http.StatusOK)
@@ -105,8 +106,8 @@ func TestCredits(t *testing.T) {
 			}
 			// The preview computes both balances on the server.
 			p := w.owner.get(w.path(w.clients, "/credits?direction=in&account=pool&amount=250.5"))
-			if got := p.text(`[data-testid="preview-from-after"]`); got != "749.5" {
-				t.Errorf("preview source after = %q, want 749.5", got)
+			if got := p.text(`[data-testid="preview-from-after"]`); got != "1,749.5" {
+				t.Errorf("preview source after = %q, want 1,749.5", got)
 			}
 			if got := p.text(`[data-testid="preview-to-after"]`); got != "250.5" {
 				t.Errorf("preview destination after = %q, want 250.5", got)
@@ -127,8 +128,8 @@ func TestCredits(t *testing.T) {
 				t.Errorf("replay message missing: %s", abbrev(r.body))
 			}
 			pool, clients, _ := w.balances(t)
-			if pool != 749500 || clients != 250500 {
-				t.Errorf("balances pool=%s clients=%s, want 749.5 and 250.5", pool, clients)
+			if pool != 1749500 || clients != 250500 {
+				t.Errorf("balances pool=%s clients=%s, want 1,749.5 and 250.5", pool, clients)
 			}
 			// Back: from Clients to Acme (another budget workspace).
 			r = move(w.owner, w.clients, url.Values{"direction": {"out"}, "account": {id(w.acme.ID)}, "amount": {"0.5"}, "key": {"k-out"}})
@@ -144,7 +145,7 @@ func TestCredits(t *testing.T) {
 			pool0, clients0, acme0 := w.balances(t)
 			r := move(w.owner, w.clients, url.Values{"direction": {"in"}, "account": {"pool"}, "amount": {"100000"}, "key": {"k-big"}})
 			r.wantStatus(http.StatusUnprocessableEntity)
-			if got := r.fieldError("amount"); !strings.Contains(got, "has only 749.5 credits") {
+			if got := r.fieldError("amount"); !strings.Contains(got, "has only 1,749.5 credits") {
 				t.Errorf("amount error = %q, want the store's message", got)
 			}
 			pool, clients, acme := w.balances(t)

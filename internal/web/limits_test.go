@@ -14,8 +14,9 @@ import (
 )
 
 // usageWorld is the workspace world with a test catalog (images at 3
-// credits, chat at 0.12 per 1,000 words, a unit at 1 credit) and 1,000
-// credits in the pool.
+// credits, chat at 0.12 per 1,000 words, a unit at 1 credit) and 2,000
+// credits in the pool (the Free plan's 1,000 trial credits and a grant of
+// 1,000).
 func usageWorld(t *testing.T, e *env) *wsWorld {
 	t.Helper()
 	w := newWSWorld(t, e)

@@ -50,7 +50,7 @@ func notificationTitles(r *resp) []string {
 func TestNotifications(t *testing.T) {
 	eachDialect(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		w := creditsWorld(t, e) // 1,000 credits in the pool; Clients and Acme in budget mode
+		w := creditsWorld(t, e) // 2,000 credits in the pool (trial and grant); Clients and Acme in budget mode
 		base := "/orgs/" + w.slug
 		manager := e.newUser(t, "Carl Manager", "carl@example.com")
 		billing := e.newUser(t, "Bea Billing", "bea@example.com")
@@ -75,9 +75,9 @@ func TestNotifications(t *testing.T) {
 		}
 
 		// Moving credits through the dialog asks for an alert check: the
-		// pool falls to 5 % of its last top-up.
+		// pool falls to 5 % of what it held after its last top-up (2,000).
 		key := w.owner.get(w.path(w.clients, "/credits")).inputValue("key")
-		r := w.owner.post(w.path(w.clients, "/credits"), url.Values{"direction": {"in"}, "account": {"pool"}, "amount": {"950"}, "key": {key}},
+		r := w.owner.post(w.path(w.clients, "/credits"), url.Values{"direction": {"in"}, "account": {"pool"}, "amount": {"1900"}, "key": {key}},
 			"HX-Request", "true", "HX-Target", "modal-body", "HX-Current-URL", e.srv.URL+base+"/workspaces")
 		r.wantStatus(http.StatusOK)
 		deadline := time.Now().Add(10 * time.Second)
@@ -92,7 +92,7 @@ func TestNotifications(t *testing.T) {
 		if _, err := e.db.SeedCatalog(ctx, []catalog.Entry{{Tool: "test.unit", Model: "one", Unit: "unit", CreditsPerUnit: orgbase.Credit, Category: orgbase.CategoryChatbot}}); err != nil {
 			t.Fatal(err)
 		}
-		amount := 475 * orgbase.Credit
+		amount := 950 * orgbase.Credit
 		if _, err := e.db.Charge(ctx, w.org.ID, orgbase.ChargeRequest{WorkspaceID: w.clients.ID, UserID: e.user(t, "olga@example.com").ID,
 			Tool: "test.unit", Model: "one", Units: 1, Credits: &amount, IdempotencyKey: "notifications-test-1"}); err != nil {
 			t.Fatal(err)

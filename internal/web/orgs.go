@@ -71,7 +71,8 @@ func (s *Server) handleOrgCreate(c echo.Context) error {
 		return s.renderPage(c, http.StatusUnprocessableEntity, "Create an organization", "", func(sh layout.Shell) templ.Component { return orgs.New(sh, f) })
 	}
 	u := currentUser(c)
-	org, err := s.orgs.CreateOrg(ctx, u.ID, store.NewOrg{Name: name, Slug: slug, CompanySize: f.CompanySize, CreatorFunction: f.CreatorFunction, BillingEmail: u.Email})
+	org, err := s.orgs.CreateOrg(ctx, u.ID, store.NewOrg{Name: name, Slug: slug, CompanySize: f.CompanySize, CreatorFunction: f.CreatorFunction,
+		BillingEmail: u.Email, FreeTrial: plan.Key == orgbase.PlanFree})
 	if orgbase.ErrorCode(err) == orgbase.ECONFLICT {
 		f.Fields, f.Slug = fieldsOf(err), slug
 		return s.renderPage(c, http.StatusUnprocessableEntity, "Create an organization", "", func(sh layout.Shell) templ.Component { return orgs.New(sh, f) })
@@ -79,10 +80,8 @@ func (s *Server) handleOrgCreate(c echo.Context) error {
 		return err
 	}
 	if !plan.Paid() {
-		// Free: its trial credits (store.GrantTrialCredits) are not granted
-		// here yet; doing so changes the pool of every organization the
-		// other tests create through this form.
-		if err := s.flash(c, "success", org.Name+" is ready. You are its owner."); err != nil {
+		// Free: CreateOrg granted the trial credits with the organization.
+		if err := s.flash(c, "success", org.Name+" is ready with its "+plan.Credits.String()+" trial credits. You are its owner."); err != nil {
 			return err
 		}
 		return s.redirect(c, "/orgs/"+org.Slug)

@@ -87,11 +87,11 @@ func TestOverview(t *testing.T) {
 			for label, want := range map[string]string{
 				"Organization":      "Tree Co",
 				"Your role":         "Owner",
-				"Credits added":     "1,000",
-				"Remaining credits": "990.4",
+				"Credits added":     "2,000", // the trial's 1,000 and the grant's 1,000
+				"Remaining credits": "1,990.4",
 				"Members":           "3",
 				"Burn rate":         "0.514 / day", // 3.6 in the last 7 days
-				"Days left":         "1,926 days",  // 990.4 / 0.514
+				"Days left":         "3,872 days",  // 1,990.4 / 0.514
 			} {
 				if got := r.text(`[data-testid="stat-` + label + `"]`); got != want {
 					t.Errorf("card %s = %q, want %q", label, got, want)
@@ -228,7 +228,7 @@ func TestOverview(t *testing.T) {
 		t.Run("BillingSeesTotalsWithoutMemberLinks", func(t *testing.T) {
 			r := w.billing.in(t).get(w.url(""))
 			r.wantStatus(http.StatusOK)
-			if got := r.text(`[data-testid="stat-Remaining credits"]`); got != "990.4" {
+			if got := r.text(`[data-testid="stat-Remaining credits"]`); got != "1,990.4" {
 				t.Errorf("billing remaining = %q", got)
 			}
 			if got := topRows(r, "top-members"); len(got) != 2 {
@@ -251,8 +251,8 @@ func TestOverview(t *testing.T) {
 			r.wantNoElement(`[data-testid="stat-Burn rate"]`)
 			r.wantNoElement(`[data-testid="top-workspaces"]`)
 			r.wantNoElement(`[data-testid="top-members"]`)
-			if got := r.text(`[data-testid="stat-Credits available"]`); got != "990.4" {
-				t.Errorf("Mia's available credits = %q, want the pool's 990.4", got)
+			if got := r.text(`[data-testid="stat-Credits available"]`); got != "1,990.4" {
+				t.Errorf("Mia's available credits = %q, want the pool's 1,990.4", got)
 			}
 			if got := r.text(`[data-testid="stat-Your usage"]`); got != "0.6" {
 				t.Errorf("Mia's usage this month = %q, want 0.6", got)

@@ -141,6 +141,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		composer: mail.NewComposer(), now: now, metrics: newMetrics(reg),
 	}
 	d.Alerts.SetAlertMailer(s.alertMail)
+	d.Billing.SetBillingMailer(s.billingMail)
 	keys := d.Config.SessionKeys
 	s.sessions = newSessionStore(d.Sessions, keys, d.Config.SecureCookies(), d.Config.SessionIdle, d.Config.SessionMax, now)
 	e := echo.New()

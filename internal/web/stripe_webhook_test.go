@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -30,18 +31,23 @@ import (
 const webhookSecret = "whsec_orgbase_test_secret"
 
 // billingFake records the events the endpoint hands over and answers with
-// err; the rest of the billing store is the real one.
+// err; the rest of the billing store is the real one. With real set, it
+// hands the events on to the real store too.
 type billingFake struct {
 	web.BillingStore
 	mu     sync.Mutex
 	events []billing.Event
 	err    error
+	real   bool
 }
 
-func (f *billingFake) ApplyBillingEvent(_ context.Context, e billing.Event) (*store.BillingOutcome, error) {
+func (f *billingFake) ApplyBillingEvent(ctx context.Context, e billing.Event) (*store.BillingOutcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, e)
+	if f.real {
+		return f.BillingStore.ApplyBillingEvent(ctx, e)
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -81,6 +87,7 @@ func (s *syncBuffer) String() string {
 type webhookEnv struct {
 	url   string
 	clock *clock
+	db    *store.DB
 	fake  *billingFake
 	logs  *syncBuffer
 }
@@ -99,7 +106,7 @@ func newWebhookEnv(t *testing.T, withStripe bool) *webhookEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	we := &webhookEnv{clock: clk, fake: &billingFake{BillingStore: db}, logs: &syncBuffer{}}
+	we := &webhookEnv{clock: clk, db: db, fake: &billingFake{BillingStore: db}, logs: &syncBuffer{}}
 	deps := web.Deps{Config: cfg, Logger: slog.New(slog.NewTextHandler(we.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db, Now: clk.Now,
 		Billing: we.fake, Payments: testprovider.New(cfg.BaseURL, db)}
@@ -259,5 +266,92 @@ func TestStripeWebhookWithoutStripe(t *testing.T) {
 	status, body := we.deliver(t, paidCheckout, we.signed(paidCheckout, 0))
 	if status != http.StatusNotFound || len(we.fake.calls()) != 0 {
 		t.Fatalf("without Stripe configured: status %d (%s), %d calls; want 404 and none", status, body, len(we.fake.calls()))
+	}
+}
+
+// A checkout session that expired unpaid, as Stripe sends it (%s: the
+// client_reference_id, the app's checkout reference).
+const expiredCheckout = `{"id":"evt_1Expired%[2]s","object":"event","type":"checkout.session.expired","created":1778328000,
+ "api_version":"2025-08-27.basil","livemode":false,"data":{"object":{"id":"cs_test_x1","object":"checkout.session",
+ "mode":"payment","payment_status":"unpaid","status":"expired","client_reference_id":"%[1]s","customer":null,
+ "payment_intent":null,"amount_total":1200,"currency":"usd","metadata":{}}}}`
+
+const paidTopUp = `{"id":"evt_1PaidTopUp","object":"event","type":"checkout.session.completed","created":1778328000,
+ "data":{"object":{"id":"cs_test_p1","object":"checkout.session","mode":"payment","payment_status":"paid","status":"complete",
+ "client_reference_id":"%s","customer":"cus_Acme","payment_intent":"pi_Acme2","amount_total":1200,"currency":"usd"}}}`
+
+// TestStripeWebhookExpiredCheckout runs checkout.session.expired through
+// the real store: the pending checkout and its invoice fail with a clear
+// message and nothing granted, redeliveries change nothing, and a paid
+// checkout whose session expires later stays paid.
+func TestStripeWebhookExpiredCheckout(t *testing.T) {
+	we := newWebhookEnv(t, true)
+	we.fake.real = true
+	ctx := context.Background()
+	uid, err := we.db.CreateVerifiedUser(ctx, "olga@example.com", "Olga Owner", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := we.db.CreateOrg(ctx, uid, store.NewOrg{Name: "Acme", Slug: "acme", BillingEmail: "olga@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() *orgbase.Checkout {
+		co, err := we.db.StartCheckout(ctx, org.ID, orgbase.OperatorAccess(org.ID), store.NewCheckout{Kind: orgbase.OfferTopUp, Key: "pack-10k", Provider: "stripe"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return co
+	}
+	co := start()
+	payload := fmt.Sprintf(expiredCheckout, co.Reference, "A")
+	for i := range 3 {
+		if status, body := we.deliver(t, payload, we.signed(payload, time.Duration(i)*time.Second)); status != 200 {
+			t.Fatalf("delivery %d: status %d (%s), want 200", i+1, status, body)
+		}
+	}
+	for _, c := range we.fake.calls() {
+		if c.Kind != billing.EventCheckoutExpired || c.Reference != co.Reference || c.Message != "The checkout expired before payment." {
+			t.Fatalf("event %+v, want the expiry of %s", c, co.Reference)
+		}
+	}
+	got, err := we.db.FindCheckout(ctx, org.ID, co.Reference)
+	if err != nil || got.Status != orgbase.CheckoutFailed || got.Message != "The checkout expired before payment." {
+		t.Fatalf("checkout %+v, %v; want failed as expired", got, err)
+	}
+	inv, err := we.db.FindInvoice(ctx, org.ID, co.InvoiceID)
+	if err != nil || inv.Status != orgbase.InvoiceFailed || inv.FailureMessage != "The checkout expired before payment." {
+		t.Fatalf("invoice %+v, %v; want failed as expired", inv, err)
+	}
+	if b, _ := we.db.PoolBalance(ctx, org.ID); b != 0 {
+		t.Fatalf("pool %s after an expiry, want 0", b)
+	}
+	entries, _, err := we.db.FindAudit(ctx, org.ID, store.AuditFilter{Action: "billing.payment_failed"})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%d failure entries in the audit log after three deliveries, want 1 (%v)", len(entries), err)
+	}
+
+	// Paid first, expired later: it stays paid, with its one receipt.
+	co2 := start()
+	paid := fmt.Sprintf(paidTopUp, co2.Reference)
+	if status, body := we.deliver(t, paid, we.signed(paid, 0)); status != 200 {
+		t.Fatalf("payment: status %d (%s)", status, body)
+	}
+	late := fmt.Sprintf(expiredCheckout, co2.Reference, "B")
+	if status, body := we.deliver(t, late, we.signed(late, 0)); status != 200 {
+		t.Fatalf("late expiry: status %d (%s)", status, body)
+	}
+	if got, _ := we.db.FindCheckout(ctx, org.ID, co2.Reference); got.Status != orgbase.CheckoutPaid {
+		t.Fatalf("checkout %s after a late expiry, want paid", got.Status)
+	}
+	if b, _ := we.db.PoolBalance(ctx, org.ID); b != 10_000*orgbase.Credit {
+		t.Fatalf("pool %s, want 10,000", b)
+	}
+	mails, err := we.db.FindEmails(ctx, "olga@example.com", 10)
+	if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Subject, "receipt") {
+		t.Fatalf("emails to the billing email: %d, %v; want the top-up's receipt only (an expiry tells nobody)", len(mails), err)
+	}
+	if want := "http://example.test/orgs/acme/billing/invoices/"; !strings.Contains(mails[0].Text, want) || !strings.Contains(mails[0].HTML, want) {
+		t.Errorf("the receipt does not link to the invoice at the public URL:\n%s", mails[0].Text)
 	}
 }

@@ -96,7 +96,7 @@ func Page(s layout.Shell, m Model) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = components.PageHeader("Notifications", "Alerts about monthly limits, budgets and the organization pool. Each one is also sent by email.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.PageHeader("Notifications", "Alerts about monthly limits, budgets and the organization pool, and failed payments. Each one is also sent by email.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -33,6 +33,8 @@ var (
 //   - checkout.session.completed and checkout.session.async_payment_succeeded
 //     with payment_status "paid" and a client_reference_id (every session
 //     StartCheckout creates has one): EventCheckoutCompleted;
+//   - checkout.session.expired with a client_reference_id (the person never
+//     paid before the session expired): EventCheckoutExpired;
 //   - payment_intent.payment_failed of a PaymentIntent with a "reference" in
 //     its metadata (the off-session charges of ChargeOffSession):
 //     EventPaymentFailed with Stripe's failure message;
@@ -85,6 +87,22 @@ func ParseWebhook(payload []byte, signatureHeader, secret string, now time.Time)
 		if s.PaymentIntent != nil {
 			out.PaymentID = s.PaymentIntent.ID
 		}
+	case stripeapi.EventTypeCheckoutSessionExpired:
+		var s stripeapi.CheckoutSession
+		if err := json.Unmarshal(ev.Data.Raw, &s); err != nil {
+			return billing.Event{}, fmt.Errorf("%w: checkout session: %v", ErrMalformed, err)
+		}
+		if s.ClientReferenceID == "" {
+			return out, nil // not a session of ours
+		}
+		out.Kind = billing.EventCheckoutExpired
+		out.Reference = s.ClientReferenceID
+		out.AmountCents = s.AmountTotal
+		out.Currency = string(s.Currency)
+		if s.Customer != nil {
+			out.CustomerID = s.Customer.ID
+		}
+		out.Message = billing.CheckoutExpiredMessage
 	case stripeapi.EventTypePaymentIntentPaymentFailed:
 		var pi stripeapi.PaymentIntent
 		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil {

@@ -29,6 +29,11 @@ const paymentFailed = `{"id":"evt_failed_1","object":"event","type":"payment_int
  "status":"requires_payment_method","metadata":{"reference":"renew-42-2026-05","org_id":"42"},
  "last_payment_error":{"type":"card_error","code":"card_declined","message":"Your card has insufficient funds."}}}}`
 
+const checkoutExpired = `{"id":"evt_expired_1","object":"event","type":"checkout.session.expired","created":1778328000,
+ "api_version":"2025-08-27.basil","data":{"object":{"id":"cs_test_2","object":"checkout.session","mode":"payment",
+ "payment_status":"unpaid","status":"expired","client_reference_id":"inv-42-0002","customer":null,
+ "payment_intent":null,"amount_total":1200,"currency":"usd","metadata":{"org_id":"42"}}}}`
+
 func TestParseWebhookMapsEvents(t *testing.T) {
 	created := time.Unix(1778328000, 0).UTC()
 	tests := []struct {
@@ -49,6 +54,15 @@ func TestParseWebhookMapsEvents(t *testing.T) {
 		{"checkout not ours", `{"id":"evt_link","type":"checkout.session.completed","created":1778328000,
 			"data":{"object":{"object":"checkout.session","payment_status":"paid","amount_total":100,"currency":"usd"}}}`,
 			billing.Event{Provider: "stripe", ID: "evt_link", Kind: billing.EventIgnored, Created: created}},
+		{"checkout expired", checkoutExpired, billing.Event{Provider: "stripe", ID: "evt_expired_1", Kind: billing.EventCheckoutExpired,
+			Reference: "inv-42-0002", AmountCents: 1200, Currency: "usd", Created: created, Message: "The checkout expired before payment."}},
+		{"checkout expired with a customer", `{"id":"evt_exp2","type":"checkout.session.expired","created":1778328000,
+			"data":{"object":{"object":"checkout.session","status":"expired","client_reference_id":"inv-7","customer":"cus_7","amount_total":4900,"currency":"usd"}}}`,
+			billing.Event{Provider: "stripe", ID: "evt_exp2", Kind: billing.EventCheckoutExpired, Reference: "inv-7", CustomerID: "cus_7",
+				AmountCents: 4900, Currency: "usd", Created: created, Message: "The checkout expired before payment."}},
+		{"expired checkout not ours", `{"id":"evt_exp3","type":"checkout.session.expired","created":1778328000,
+			"data":{"object":{"object":"checkout.session","status":"expired","amount_total":100,"currency":"usd"}}}`,
+			billing.Event{Provider: "stripe", ID: "evt_exp3", Kind: billing.EventIgnored, Created: created}},
 		{"payment failed", paymentFailed, billing.Event{Provider: "stripe", ID: "evt_failed_1", Kind: billing.EventPaymentFailed,
 			Reference: "renew-42-2026-05", CustomerID: "cus_42", PaymentID: "pi_renew", AmountCents: 4900, Currency: "usd",
 			Created: created, Message: "Your card has insufficient funds."}},
@@ -98,6 +112,8 @@ func TestParseWebhookRefuses(t *testing.T) {
 		{"no data", `{"id":"evt_1","type":"customer.updated"}`, sign(`{"id":"evt_1","type":"customer.updated"}`, now, testSecret), now, stripe.ErrMalformed},
 		{"wrong field type", `{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"amount_total":"lots"}}}`,
 			sign(`{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"amount_total":"lots"}}}`, now, testSecret), now, stripe.ErrMalformed},
+		{"expired session of the wrong shape", `{"id":"evt_1","type":"checkout.session.expired","data":{"object":{"client_reference_id":7}}}`,
+			sign(`{"id":"evt_1","type":"checkout.session.expired","data":{"object":{"client_reference_id":7}}}`, now, testSecret), now, stripe.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,18 +135,19 @@ func TestParseWebhookRefuses(t *testing.T) {
 }
 
 // FuzzParseWebhook signs arbitrary payloads (seeds in testdata/fuzz): the
-// parser never panics, a verified event is always one of the three kinds
+// parser never panics, a verified event is always one of the four kinds
 // with an id, and the same bytes with one byte changed are always refused.
 func FuzzParseWebhook(f *testing.F) {
 	f.Add([]byte(checkoutCompleted))
 	f.Add([]byte(paymentFailed))
+	f.Add([]byte(checkoutExpired))
 	f.Add([]byte(`{"id":"evt_1","type":"checkout.session.completed","data":{"object":null}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		header := sign(string(payload), now, testSecret)
 		ev, err := stripe.ParseWebhook(payload, header, testSecret, now)
 		if err == nil {
 			switch ev.Kind {
-			case billing.EventCheckoutCompleted, billing.EventPaymentFailed:
+			case billing.EventCheckoutCompleted, billing.EventPaymentFailed, billing.EventCheckoutExpired:
 				if ev.Reference == "" {
 					t.Fatalf("%s without a reference: %+v", ev.Kind, ev)
 				}
