@@ -27,7 +27,11 @@ func (r *run) faults(ctx context.Context) error {
 				r.fail("SIGTERM phase: the proxy met %d %q errors from replicas", v-errs0[k], k)
 			}
 		}
-		r.logf("SIGTERM phase: %d requests rerouted by the proxy", rerouted1-rerouted0)
+		for k, v := range rerouted1 {
+			if v > rerouted0[k] {
+				r.logf("SIGTERM phase: the proxy rerouted %d requests: %s", v-rerouted0[k], k)
+			}
+		}
 	}
 	if r.sink != nil {
 		r.driver.invites.Store(false)

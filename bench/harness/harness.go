@@ -144,7 +144,7 @@ type Report struct {
 	UnexpectedExits int
 	DBRestarts      []DBRestart
 
-	ProxyRerouted int
+	ProxyRerouted map[string]int // by the reason the first replica tried failed
 	ProxyErrors   map[string]int
 	Mail          *MailResult
 
@@ -349,10 +349,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		ln.Close()
 		return nil, err
 	}
-	// Charges go to the Primary and the branches that share its pool (the
-	// demo's budget workspaces would run dry).
+	// Charges go to the Primary and two branches that share its pool with no
+	// monthly limit (the demo's budget workspaces would run dry, and
+	// Platform has a limit).
 	var wss []int64
-	rows, err := db.QueryContext(ctx, `SELECT id FROM workspaces WHERE org_id = $1 AND name IN ('Primary', 'Engineering', 'Platform', 'Research', 'Globex') ORDER BY id`, orgID)
+	rows, err := db.QueryContext(ctx, `SELECT id FROM workspaces WHERE org_id = $1 AND name IN ('Primary', 'Engineering', 'Research') ORDER BY id`, orgID)
 	if err != nil {
 		ln.Close()
 		return nil, err

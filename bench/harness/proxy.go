@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -39,7 +40,7 @@ type Proxy struct {
 	wg        sync.WaitGroup
 
 	mu       sync.Mutex
-	rerouted int            // requests that went to another replica after a refused connection
+	rerouted map[string]int // requests that went to another replica after a failed connection, by reason
 	errs     map[string]int // errors between the proxy and a replica, by kind
 }
 
@@ -51,7 +52,7 @@ type backend struct {
 
 // StartProxy serves on ln.
 func StartProxy(ln net.Listener, replicas []*Replica, poll time.Duration) *Proxy {
-	p := &Proxy{URL: "http://" + ln.Addr().String(), stop: make(chan struct{}), errs: map[string]int{},
+	p := &Proxy{URL: "http://" + ln.Addr().String(), stop: make(chan struct{}), errs: map[string]int{}, rerouted: map[string]int{},
 		transport: &http.Transport{
 			DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 			MaxIdleConns:          512,
@@ -93,17 +94,34 @@ func StartProxy(ln net.Listener, replicas []*Replica, poll time.Duration) *Proxy
 	return p
 }
 
-// poll keeps b.ready up to date.
+// poll keeps b.ready up to date, as a load balancer's health check would:
+// an answer other than 200 or a refused connection takes the replica out
+// at once; a check that times out or fails otherwise does so only the
+// second time in a row (a busy replica answers slowly, it is not gone).
 func (p *Proxy) poll(b *backend, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	failures := 0
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
 		}
-		b.ready.Store(b.r.Ready())
+		resp, err := hc.Get(b.r.URL + "/readyz")
+		switch {
+		case err == nil:
+			resp.Body.Close()
+			failures = 0
+			b.ready.Store(resp.StatusCode == http.StatusOK)
+		case refused(err):
+			b.ready.Store(false)
+		default:
+			if failures++; failures >= 2 {
+				b.ready.Store(false)
+			}
+		}
 	}
 }
 
@@ -119,7 +137,8 @@ func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 			order = append(order, b)
 		}
 	}
-	if len(order) == 0 { // none ready: try them all, so clients see what happens
+	someReady := len(order) > 0
+	if !someReady { // none ready: try them all, so clients see what happens
 		for i := range n {
 			order = append(order, p.backends[(start+i)%n])
 		}
@@ -148,7 +167,7 @@ func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		b.downUntil.Store(time.Now().Add(250 * time.Millisecond).UnixNano())
 		if i < len(order)-1 {
-			p.count("", true)
+			p.count(dialReason(err, b.ready.Load(), someReady), true)
 		}
 	}
 	return nil, lastErr
@@ -166,21 +185,38 @@ func (p *Proxy) count(kind string, rerouted bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if rerouted {
-		p.rerouted++
+		p.rerouted[kind]++
 		return
 	}
 	p.errs[kind]++
 }
 
-// Counts returns the rerouted requests and the errors by kind so far.
-func (p *Proxy) Counts() (int, map[string]int) {
+// Counts returns the rerouted requests and the errors, by kind, so far.
+func (p *Proxy) Counts() (rerouted, errs map[string]int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m := make(map[string]int, len(p.errs))
-	for k, v := range p.errs {
-		m[k] = v
+	return maps.Clone(p.rerouted), maps.Clone(p.errs)
+}
+
+// dialReason names why a connection to a replica failed, and whether the
+// proxy still took it for ready (its last check passed) or had no ready
+// replica at all and tried every one.
+func dialReason(err error, ready, someReady bool) string {
+	what := "dial failed"
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		what = "refused"
+	case errors.As(err, &ne) && ne.Timeout():
+		what = "dial timeout"
 	}
-	return p.rerouted, m
+	switch {
+	case !someReady:
+		return what + " (no replica was ready)"
+	case ready:
+		return what + " (died since its last check)"
+	}
+	return what
 }
 
 // Close stops the proxy.

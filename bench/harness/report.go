@@ -51,7 +51,7 @@ func (rep *Report) Write(w io.Writer) {
 		p("| `orgbase ledger check` | %s |", okText(v.LedgerOK, v.LedgerOut))
 		p("| `orgbase rollups check` | %s |", okText(v.RollupsOK, v.RollupsOut))
 	}
-	p("| proxy: requests moved to another replica after a refused connection | %d |", rep.ProxyRerouted)
+	p("| proxy: requests moved to another replica when the connection failed (nothing sent) | %s |", formatErrors(rep.ProxyRerouted))
 	p("| proxy: errors from replicas (answered 502) | %s |", formatErrors(rep.ProxyErrors))
 	p("")
 	p("Latency of the requests answered as expected, and errors, per endpoint:")
@@ -71,6 +71,16 @@ func (rep *Report) Write(w io.Writer) {
 	p("|---|---:|---:|---|")
 	for _, ph := range rep.Phases {
 		p("| %s | %s | %d | %s |", ph.Name, ph.Duration.Round(100*time.Millisecond), ph.Requests, formatErrors(ph.Errors))
+	}
+	p("")
+	p("Latency by phase (requests answered as expected):")
+	p("")
+	p("| Phase | Kind | Requests | OK | p50 | p95 | p99 |")
+	p("|---|---|---:|---:|---:|---:|---:|")
+	for _, ph := range rep.Phases {
+		for _, r := range ph.Kinds {
+			p("| %s | %s | %d | %d | %s | %s | %s |", ph.Name, r.Name, r.Requests, r.OK, ms(r.P50), ms(r.P95), ms(r.P99))
+		}
 	}
 	if len(rep.DBRestarts) > 0 {
 		p("")

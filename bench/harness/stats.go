@@ -38,6 +38,7 @@ type phaseStats struct {
 	start, end time.Time
 	requests   int
 	errs       map[string]int // "endpoint: kind"
+	kinds      map[string]*endpointStats
 }
 
 func newStats() *Stats {
@@ -53,7 +54,7 @@ func (s *Stats) startPhase(name string) {
 		s.byPhase[s.phases[n-1]].end = now
 	}
 	s.phases = append(s.phases, name)
-	s.byPhase[name] = &phaseStats{start: now, errs: map[string]int{}}
+	s.byPhase[name] = &phaseStats{start: now, errs: map[string]int{}, kinds: map[string]*endpointStats{}}
 }
 
 func (s *Stats) endPhases() {
@@ -76,12 +77,21 @@ func (s *Stats) record(kind, endpoint string, d time.Duration, errKind string) {
 	e.started++
 	ph := s.byPhase[s.phases[len(s.phases)-1]]
 	ph.requests++
+	pk := ph.kinds[kind]
+	if pk == nil {
+		pk = &endpointStats{kind: kind, errs: map[string]int{}}
+		ph.kinds[kind] = pk
+	}
+	pk.started++
 	if errKind == "" {
 		e.ok++
 		e.lat = append(e.lat, d)
+		pk.ok++
+		pk.lat = append(pk.lat, d)
 		return
 	}
 	e.errs[errKind]++
+	pk.errs[errKind]++
 	ph.errs[endpoint+": "+errKind]++
 }
 
@@ -100,6 +110,7 @@ type PhaseRow struct {
 	Duration time.Duration
 	Requests int
 	Errors   map[string]int
+	Kinds    []LatencyRow // latency per kind in this phase
 }
 
 func percentiles(lat []time.Duration) (p50, p95, p99 time.Duration) {
@@ -168,7 +179,15 @@ func (s *Stats) phaseRows() []PhaseRow {
 		if end.IsZero() {
 			end = time.Now()
 		}
-		out = append(out, PhaseRow{Name: n, Duration: end.Sub(p.start), Requests: p.requests, Errors: p.errs})
+		row := PhaseRow{Name: n, Duration: end.Sub(p.start), Requests: p.requests, Errors: p.errs}
+		for _, kind := range []string{KindPage, KindHTMX, KindCharge, KindForm} {
+			if k := p.kinds[kind]; k != nil {
+				r := LatencyRow{Name: kind, Kind: kind, Requests: k.started, OK: k.ok, Errors: k.errs}
+				r.P50, r.P95, r.P99 = percentiles(k.lat)
+				row.Kinds = append(row.Kinds, r)
+			}
+		}
+		out = append(out, row)
 	}
 	return out
 }
