@@ -153,8 +153,22 @@ type Report struct {
 	Settled        int // charges acknowledged only by the settle pass after the load
 	Verdict        *Verdict
 
+	LoadAvg  [2]string // /proc/loadavg's 1-minute figure when the load started and ended: the machine's other work
 	WorkDir  string
 	Failures []string
+}
+
+// loadAvg is the 1-minute load average ("" where /proc/loadavg is missing).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // run is one harness run in progress.
@@ -384,11 +398,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.replicas = append(r.replicas, rep)
 	}
 	cleanups = append(cleanups, func() {
+		var wg sync.WaitGroup
 		for _, rep := range r.replicas {
 			if rep.Running() {
-				rep.Term(cfg.Drain + 30*time.Second)
+				wg.Go(func() { rep.Term(cfg.Drain + 30*time.Second) })
 			}
 		}
+		wg.Wait()
 	})
 	r.proxy = StartProxy(ln, r.replicas, cfg.Poll)
 	cleanups = append(cleanups, r.proxy.Close)
@@ -417,11 +433,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	loadDone := make(chan struct{})
 	loadStart := time.Now()
 	r.started = loadStart
+	r.rep.LoadAvg[0] = loadAvg()
 	d.invites.Store(r.sink != nil)
 	go func() { d.run(loadCtx); close(loadDone) }()
 	faultErr := r.faults(ctx)
 	d.stats.startPhase("cool-down")
 	sleep(ctx, cfg.Cooldown)
+	r.rep.LoadAvg[1] = loadAvg()
 	stopLoad()
 	<-loadDone
 	r.rep.Duration = time.Since(loadStart)

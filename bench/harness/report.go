@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -18,6 +19,7 @@ func (rep *Report) Write(w io.Writer) {
 	p("")
 	p("| Figure | Value |")
 	p("|---|---|")
+	p("| machine load average (1 min) at the load's start / end (%d CPUs) | %s / %s |", runtime.NumCPU(), rep.LoadAvg[0], rep.LoadAvg[1])
 	p("| requests scheduled (open model) | %d |", rep.Scheduled)
 	p("| not started (in-flight cap reached) | %d |", rep.NotStarted)
 	p("| HTTP requests sent (charge retries included) | %d |", rep.Requests)
