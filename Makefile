@@ -31,7 +31,7 @@ bench-overspend:
 
 ## harness: the full reliability run (docs/RELIABILITY.md): three replicas behind a proxy under
 ## fixed-rate load; 10 SIGTERMs, 100 kill -9s and 4 restarts of a private PostgreSQL cluster;
-## then every acknowledged charge is checked against the database (about 6 minutes; needs
+## then every acknowledged charge is checked against the database (about 5 minutes; needs
 ## PostgreSQL's server binaries). The report is printed and kept in bin/harness-report.md.
 HARNESSFLAGS ?=
 harness:

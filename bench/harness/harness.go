@@ -81,7 +81,7 @@ func Reduced() Config {
 }
 
 // Full is `make harness`: 100 kills, 10 SIGTERMs and 4 database restarts
-// at 100 requests/s, in about six minutes.
+// at 100 requests/s, in about five minutes.
 func Full() Config {
 	c := Reduced()
 	c.DemoUsage = true
