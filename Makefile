@@ -4,7 +4,7 @@ BIN     := bin/orgbase
 PKGS    := ./...
 TESTFLAGS ?=
 
-.PHONY: run build test check generate assets css vendor fmt vet lint clean bench bench-charges bench-overspend fuzz
+.PHONY: run build test check generate assets css vendor fmt vet lint clean bench bench-charges bench-overspend fuzz harness
 
 ## run: build and start the server on the embedded SQLite default with demo data
 ## (the demo organization and 90 days of its usage, seeded once)
@@ -28,6 +28,15 @@ bench-charges:
 ## bench-overspend: the no-overspend test at full size: 10,000 charges, 300 clients, 3 instances
 bench-overspend:
 	OVERSPEND_CHARGES=10000 OVERSPEND_CLIENTS=300 $(GO) test ./cmd/orgbase/ -run TestNoOverspend -count=1 -v -timeout 30m
+
+## harness: the full reliability run (docs/RELIABILITY.md): three replicas behind a proxy under
+## fixed-rate load; 10 SIGTERMs, 100 kill -9s and 4 restarts of a private PostgreSQL cluster;
+## then every acknowledged charge is checked against the database (about 5 minutes; needs
+## PostgreSQL's server binaries). The report is printed and kept in bin/harness-report.md.
+HARNESSFLAGS ?=
+harness:
+	@mkdir -p bin
+	$(GO) run ./bench/harness/cmd/harness -out bin/harness-report.md $(HARNESSFLAGS)
 
 ## fuzz: run the fuzz targets for a while each (FUZZTIME=30s)
 FUZZTIME ?= 30s

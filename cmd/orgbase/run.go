@@ -184,7 +184,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	if cfg.SMTP.Host == "" && !cfg.Dev() {
 		log.Warn("SMTP_HOST is not set: emails are kept in the database and not sent")
 	}
-	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: db, Workspaces: db, Members: db, API: db, Alerts: db,
+	ready := &readiness{db: db} // /readyz: 503 from SIGTERM on (shutdown.go)
+	handler, err := web.NewServer(web.Deps{Config: cfg, Logger: log, Users: db, Sessions: db, Orgs: db, Mail: db, Health: ready, Workspaces: db, Members: db, API: db, Alerts: db,
 		Billing: db, Payments: payments})
 	if err != nil {
 		return err
@@ -215,13 +216,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return shutdown(srv, ready, cfg.ShutdownDrain, log)
 }
 
 // startJobs starts the background jobs: the billing job (renewals and

@@ -32,10 +32,14 @@ type Config struct {
 	SessionIdle time.Duration // ORGBASE_SESSION_IDLE_TIMEOUT
 	SessionMax  time.Duration // ORGBASE_SESSION_MAX_AGE
 	DeleteGrace time.Duration // ORGBASE_DELETION_GRACE
-	LogFormat   string        // ORGBASE_LOG_FORMAT: text or json
-	Payments    string        // ORGBASE_PAYMENTS: the payment provider, "test" or "stripe"
-	SMTP        SMTP
-	Stripe      Stripe
+	// ShutdownDrain (ORGBASE_SHUTDOWN_DRAIN) is how long serve keeps serving
+	// after SIGTERM with /readyz answering 503, so that a load balancer
+	// stops sending new requests before the listener closes.
+	ShutdownDrain time.Duration
+	LogFormat     string // ORGBASE_LOG_FORMAT: text or json
+	Payments      string // ORGBASE_PAYMENTS: the payment provider, "test" or "stripe"
+	SMTP          SMTP
+	Stripe        Stripe
 }
 
 // Stripe configures the Stripe payment provider. Both keys set enable it;
@@ -70,6 +74,7 @@ var Vars = []Var{
 	{"ORGBASE_SESSION_IDLE_TIMEOUT", "72h", "A session ends after this long without a request."},
 	{"ORGBASE_SESSION_MAX_AGE", "720h", "A session ends this long after sign-in, however active."},
 	{"ORGBASE_DELETION_GRACE", "720h", "How long a deleted organization can be restored before it is purged."},
+	{"ORGBASE_SHUTDOWN_DRAIN", "5s in prod, 0s in dev", "After SIGTERM, how long to keep serving with /readyz answering 503 before closing the listener and finishing in-flight requests."},
 	{"ORGBASE_LOG_FORMAT", "text", "`text` or `json` structured logs."},
 	{"ORGBASE_PAYMENTS", "test", "Payment provider: `test` is the built-in test provider (a card page in test mode, no money moves); `stripe` takes payments with Stripe Checkout (needs both Stripe keys)."},
 	{"SMTP_HOST", "", "SMTP server; empty keeps mail in the dev mailbox at /dev/mail."},
@@ -145,6 +150,13 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: %q is not a positive duration like 72h or 30m", d.name, get(d.name, d.def))
 		}
 		*d.dst = v
+	}
+	drainDef := "0s"
+	if c.Env == EnvProd {
+		drainDef = "5s"
+	}
+	if c.ShutdownDrain, err = time.ParseDuration(get("ORGBASE_SHUTDOWN_DRAIN", drainDef)); err != nil || c.ShutdownDrain < 0 || c.ShutdownDrain > 5*time.Minute {
+		return nil, fmt.Errorf("ORGBASE_SHUTDOWN_DRAIN: %q is not a duration from 0s to 5m, like 5s", get("ORGBASE_SHUTDOWN_DRAIN", drainDef))
 	}
 	if c.SessionIdle > c.SessionMax {
 		return nil, fmt.Errorf("ORGBASE_SESSION_IDLE_TIMEOUT: must not exceed ORGBASE_SESSION_MAX_AGE")

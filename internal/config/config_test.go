@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -39,6 +40,8 @@ func TestLoadBadValueNamesVariable(t *testing.T) {
 		{"SMTPFrom", map[string]string{"SMTP_FROM": "not an address"}, "SMTP_FROM:"},
 		{"SMTPTLS", map[string]string{"SMTP_TLS": "maybe"}, "SMTP_TLS:"},
 		{"LogFormat", map[string]string{"ORGBASE_LOG_FORMAT": "xml"}, "ORGBASE_LOG_FORMAT:"},
+		{"ShutdownDrain", map[string]string{"ORGBASE_SHUTDOWN_DRAIN": "a while"}, "ORGBASE_SHUTDOWN_DRAIN:"},
+		{"ShutdownDrainNegative", map[string]string{"ORGBASE_SHUTDOWN_DRAIN": "-1s"}, "ORGBASE_SHUTDOWN_DRAIN:"},
 		{"StripeKeyKind", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "pk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "whsec_abc"}, "ORGBASE_STRIPE_SECRET_KEY:"},
 		{"StripeWebhookKind", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc", "ORGBASE_STRIPE_WEBHOOK_SECRET": "secret"}, "ORGBASE_STRIPE_WEBHOOK_SECRET:"},
 		{"StripeKeyAlone", map[string]string{"ORGBASE_STRIPE_SECRET_KEY": "sk_test_abc"}, "ORGBASE_STRIPE_WEBHOOK_SECRET:"},
@@ -67,6 +70,23 @@ func TestLoadHTTPSBaseURLMakesCookiesSecure(t *testing.T) {
 	}
 	if !c.SecureCookies() || c.DevMailbox() || len(c.SessionKeys) != 1 {
 		t.Fatalf("got secure=%v devmailbox=%v keys=%d", c.SecureCookies(), c.DevMailbox(), len(c.SessionKeys))
+	}
+}
+
+func TestLoadShutdownDrain(t *testing.T) {
+	prod := map[string]string{"ORGBASE_ENV": "prod", "ORGBASE_SESSION_KEYS": strings.Repeat("ab", 32)}
+	for _, tt := range []struct {
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, 0}, // dev: Ctrl-C stops at once
+		{prod, 5 * time.Second},
+		{map[string]string{"ORGBASE_SHUTDOWN_DRAIN": "1500ms"}, 1500 * time.Millisecond},
+	} {
+		c, err := Load(env(tt.env))
+		if err != nil || c.ShutdownDrain != tt.want {
+			t.Errorf("Load(%v): drain %v, err %v; want %v", tt.env, c.ShutdownDrain, err, tt.want)
+		}
 	}
 }
 
