@@ -157,6 +157,7 @@ func TestAutoRechargeCard(t *testing.T) {
 			}
 
 			// The billing job's recharge is declined off-session.
+			before, _ := e.db.PoolBalance(ctx, org.ID) // the Free plan's trial credits, below the threshold
 			step, err := e.db.PrepareAutoRecharge(ctx, org.ID, testprovider.Name)
 			if err != nil || step.Checkout == nil {
 				t.Fatalf("prepare: %+v, %v", step, err)
@@ -188,8 +189,8 @@ func TestAutoRechargeCard(t *testing.T) {
 			if r := owner.in(t).get(inv); !strings.Contains(r.text(`[data-testid="invoice"] [role="alert"]`), "Auto-recharge is now off") {
 				t.Errorf("invoice alert %q", r.text(`[data-testid="invoice"] [role="alert"]`))
 			}
-			if b, _ := e.db.PoolBalance(ctx, org.ID); b != 0 {
-				t.Errorf("pool %s after a declined recharge", b)
+			if b, _ := e.db.PoolBalance(ctx, org.ID); b != before {
+				t.Errorf("pool %s after a declined recharge, want %s", b, before)
 			}
 			// Turned back on: the notice goes.
 			c = owner.in(t)
