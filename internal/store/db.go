@@ -88,7 +88,13 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
-		dsn := "file:" + url + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		// _txlock=immediate: a transaction takes the write lock when it
+		// begins, waiting up to busy_timeout for another process (the
+		// CLI, a test, a second server) to finish. A deferred transaction
+		// that read first and then wrote after someone else's commit
+		// would fail at once with SQLITE_BUSY_SNAPSHOT instead (WAL mode;
+		// busy_timeout does not apply to it).
+		dsn := "file:" + url + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_time_format=sqlite&_txlock=immediate"
 		g, err = gorm.Open(sqlite.Open(dsn), gcfg)
 	}
 	if err != nil {
