@@ -461,26 +461,35 @@ func expected(a actor, ru rule, own bool) (ok func(int) bool, desc string) {
 	return in(403), "403"
 }
 
+// registeredRoutes returns the server's routes as sorted, distinct
+// "METHOD /path" keys, without Echo's own not-found handlers.
+func registeredRoutes(t *testing.T, e *env) []string {
+	t.Helper()
+	router, ok := e.handler.(*echo.Echo)
+	if !ok {
+		t.Fatalf("server handler is %T, want *echo.Echo", e.handler)
+	}
+	seen := map[string]bool{}
+	var routes []string
+	for _, r := range router.Routes() {
+		if strings.HasPrefix(r.Name, "github.com/labstack/echo") || r.Method == echo.RouteNotFound {
+			continue // Echo's own not-found handlers for groups
+		}
+		if key := r.Method + " " + r.Path; !seen[key] {
+			seen[key] = true
+			routes = append(routes, key)
+		}
+	}
+	sort.Strings(routes)
+	return routes
+}
+
 func TestAuthorizationMatrix(t *testing.T) {
 	eachDialect(t, func(t *testing.T, e *env) {
 		w := buildWorld(t, e)
-		router, ok := e.handler.(*echo.Echo)
-		if !ok {
-			t.Fatalf("server handler is %T, want *echo.Echo", e.handler)
-		}
-		var routes []string
-		for _, r := range router.Routes() {
-			if strings.HasPrefix(r.Name, "github.com/labstack/echo") || r.Method == echo.RouteNotFound {
-				continue // Echo's own not-found handlers for groups
-			}
-			routes = append(routes, r.Method+" "+r.Path)
-		}
-		sort.Strings(routes)
+		routes := registeredRoutes(t, e)
 		seen := map[string]bool{}
 		for _, key := range routes {
-			if seen[key] {
-				continue
-			}
 			seen[key] = true
 			if _, ok := routeRules[key]; !ok {
 				t.Errorf("route %s is not in the authorization matrix: add it to routeRules", key)
