@@ -213,7 +213,7 @@ func testModeNote() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"mb-6 flex items-start gap-3 rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200\" role=\"note\" data-testid=\"test-mode\"><span class=\"shrink-0 rounded bg-amber-500 px-1.5 py-0.5 text-xs font-bold uppercase tracking-wide text-white\">Test mode</span><p>Payments go through the built-in test provider: no money moves. Pay with the test card 4242 4242 4242 4242.</p></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"mb-6 flex items-start gap-3 rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200\" role=\"note\" data-testid=\"test-mode\"><span class=\"shrink-0 rounded bg-amber-500 px-1.5 py-0.5 text-xs font-bold uppercase tracking-wide text-amber-950\">Test mode</span><p>Payments go through the built-in test provider: no money moves. Pay with the test card 4242 4242 4242 4242.</p></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -250,7 +250,7 @@ func currentPlan(s layout.Shell, m Model) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<dl class=\"grid gap-5 sm:grid-cols-4\"><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500\">Plan</dt><dd class=\"mt-1 text-lg font-semibold text-gray-900 dark:text-gray-100\" data-testid=\"current-plan-name\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<dl class=\"grid gap-5 sm:grid-cols-4\"><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\">Plan</dt><dd class=\"mt-1 text-lg font-semibold text-gray-900 dark:text-gray-100\" data-testid=\"current-plan-name\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -276,7 +276,7 @@ func currentPlan(s layout.Shell, m Model) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500\">Organization pool</dt><dd class=\"mt-1 text-lg font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"pool-balance\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\">Organization pool</dt><dd class=\"mt-1 text-lg font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"pool-balance\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -289,7 +289,7 @@ func currentPlan(s layout.Shell, m Model) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " credits</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500\">Current period</dt><dd class=\"mt-1 text-sm text-gray-700 dark:text-gray-300\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " credits</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\">Current period</dt><dd class=\"mt-1 text-sm text-gray-700 dark:text-gray-300\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -328,7 +328,7 @@ func currentPlan(s layout.Shell, m Model) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500\">Payment method</dt><dd class=\"mt-1 text-sm text-gray-700 dark:text-gray-300\" data-testid=\"card-on-file\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</dd></div><div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\">Payment method</dt><dd class=\"mt-1 text-sm text-gray-700 dark:text-gray-300\" data-testid=\"card-on-file\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1439,7 +1439,7 @@ func InvoiceTable(s layout.Shell, list []orgbase.Invoice) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 112, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full divide-y divide-gray-200 text-sm dark:divide-gray-800\"><caption class=\"sr-only\">Invoices, newest first</caption> <thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:bg-gray-900/60\"><tr><th scope=\"col\" class=\"px-4 py-2\">Number</th><th scope=\"col\" class=\"hidden px-4 py-2 sm:table-cell\">Date</th><th scope=\"col\" class=\"hidden px-4 py-2 md:table-cell\">Period</th><th scope=\"col\" class=\"px-4 py-2 text-right\">Total</th><th scope=\"col\" class=\"px-4 py-2\">Status</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 112, "<div class=\"overflow-x-auto rounded-lg border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full divide-y divide-gray-200 text-sm dark:divide-gray-800\"><caption class=\"sr-only\">Invoices, newest first</caption> <thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400 dark:bg-gray-900/60\"><tr><th scope=\"col\" class=\"px-4 py-2\">Number</th><th scope=\"col\" class=\"hidden px-4 py-2 sm:table-cell\">Date</th><th scope=\"col\" class=\"hidden px-4 py-2 md:table-cell\">Period</th><th scope=\"col\" class=\"px-4 py-2 text-right\">Total</th><th scope=\"col\" class=\"px-4 py-2\">Status</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1483,14 +1483,14 @@ func InvoiceTable(s layout.Shell, list []orgbase.Invoice) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 116, "</a> <span class=\"block text-xs text-gray-500 sm:hidden\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 116, "</a> <span class=\"block text-xs text-gray-500 dark:text-gray-400 sm:hidden\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var68 string
 				templ_7745c5c3_Var68, templ_7745c5c3_Err = templ.JoinStringErrs(date(inv.CreatedAt))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 350, Col: 82}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 350, Col: 101}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var68))
 				if templ_7745c5c3_Err != nil {
@@ -1672,7 +1672,7 @@ func Checkout(s layout.Shell, m CheckoutModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 127, "<div class=\"mb-6 flex items-start gap-3 rounded-lg border-2 border-dashed border-amber-400 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-200\" role=\"note\" data-testid=\"test-mode\"><span class=\"shrink-0 rounded bg-amber-500 px-1.5 py-0.5 text-xs font-bold uppercase tracking-wide text-white\">Test mode</span><p>This is the built-in test payment page. No real card is charged and no money moves. Use one of the test cards listed here.</p></div><div class=\"grid gap-6 md:grid-cols-5\"><div class=\"md:col-span-3\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 127, "<div class=\"mb-6 flex items-start gap-3 rounded-lg border-2 border-dashed border-amber-400 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-200\" role=\"note\" data-testid=\"test-mode\"><span class=\"shrink-0 rounded bg-amber-500 px-1.5 py-0.5 text-xs font-bold uppercase tracking-wide text-amber-950\">Test mode</span><p>This is the built-in test payment page. No real card is charged and no money moves. Use one of the test cards listed here.</p></div><div class=\"grid gap-6 md:grid-cols-5\"><div class=\"md:col-span-3\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1805,27 +1805,27 @@ func Checkout(s layout.Shell, m CheckoutModel) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 137, "</p><p class=\"mt-3 flex items-baseline justify-between text-sm text-gray-500\">Total <span class=\"text-xl font-semibold tabular-nums text-gray-900 dark:text-gray-50\" data-testid=\"checkout-total\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 137, "</p><p class=\"mt-3 flex items-baseline justify-between text-sm text-gray-500 dark:text-gray-400\">Total <span class=\"text-xl font-semibold tabular-nums text-gray-900 dark:text-gray-50\" data-testid=\"checkout-total\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var80 string
 				templ_7745c5c3_Var80, templ_7745c5c3_Err = templ.JoinStringErrs(orgbase.FormatMoney(m.Checkout.AmountCents, m.Checkout.Currency))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 439, Col: 262}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 439, Col: 281}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var80))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 138, "</span></p><p class=\"mt-1 text-sm text-gray-500\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 138, "</span></p><p class=\"mt-1 text-sm text-gray-500 dark:text-gray-400\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var81 string
 				templ_7745c5c3_Var81, templ_7745c5c3_Err = templ.JoinStringErrs(m.Checkout.Credits.String())
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 440, Col: 73}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 440, Col: 92}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var81))
 				if templ_7745c5c3_Err != nil {
@@ -2059,7 +2059,7 @@ func Invoice(s layout.Shell, m InvoiceModel) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 153, "</dl><div class=\"-mx-5 mt-6 overflow-x-auto border-t border-gray-200 dark:border-gray-800\"><table class=\"min-w-full text-sm\"><caption class=\"sr-only\">Invoice lines</caption> <thead class=\"text-left text-xs font-medium uppercase tracking-wide text-gray-500\"><tr><th scope=\"col\" class=\"px-5 py-2\">Description</th><th scope=\"col\" class=\"px-3 py-2 text-right\">Qty</th><th scope=\"col\" class=\"hidden px-3 py-2 text-right sm:table-cell\">Unit price</th><th scope=\"col\" class=\"px-5 py-2 text-right\">Amount</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 153, "</dl><div class=\"-mx-5 mt-6 overflow-x-auto border-t border-gray-200 dark:border-gray-800\"><table class=\"min-w-full text-sm\"><caption class=\"sr-only\">Invoice lines</caption> <thead class=\"text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\"><tr><th scope=\"col\" class=\"px-5 py-2\">Description</th><th scope=\"col\" class=\"px-3 py-2 text-right\">Qty</th><th scope=\"col\" class=\"hidden px-3 py-2 text-right sm:table-cell\">Unit price</th><th scope=\"col\" class=\"px-5 py-2 text-right\">Amount</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800/60\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -2189,14 +2189,14 @@ func meta(label, value string) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 164, "<div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 164, "<div><dt class=\"text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var96 string
 		templ_7745c5c3_Var96, templ_7745c5c3_Err = templ.JoinStringErrs(label)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 537, Col: 79}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 537, Col: 98}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var96))
 		if templ_7745c5c3_Err != nil {
@@ -2249,7 +2249,7 @@ func PlanStep(selected, err string) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 167, "<fieldset data-testid=\"plan-step\"><legend class=\"text-sm font-medium text-gray-800 dark:text-gray-200\">Plan</legend><p class=\"mt-0.5 text-xs text-gray-500\">Paid plans go to checkout once the organization is created. You can change plans later on the Billing tab.</p><div class=\"mt-3 grid gap-3 sm:grid-cols-2\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 167, "<fieldset data-testid=\"plan-step\"><legend class=\"text-sm font-medium text-gray-800 dark:text-gray-200\">Plan</legend><p class=\"mt-0.5 text-xs text-gray-500 dark:text-gray-400\">Paid plans go to checkout once the organization is created. You can change plans later on the Billing tab.</p><div class=\"mt-3 grid gap-3 sm:grid-cols-2\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2336,7 +2336,7 @@ func PlanStep(selected, err string) templ.Component {
 				}
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 176, "</div><p class=\"mt-2 text-xs text-gray-500\">Enterprise: custom credits and price, set up with our team.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 176, "</div><p class=\"mt-2 text-xs text-gray-500 dark:text-gray-400\">Enterprise: custom credits and price, set up with our team.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2664,7 +2664,7 @@ func Confirm(s layout.Shell, m ConfirmModel) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 200, " a month.</p><dl class=\"mt-4 divide-y divide-gray-100 rounded-md border border-gray-200 text-sm dark:divide-gray-800 dark:border-gray-800\" data-testid=\"proration\"><div class=\"flex justify-between gap-4 px-4 py-2.5\"><dt class=\"text-gray-500\">Due now (prorated)</dt><dd class=\"font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"proration-price\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 200, " a month.</p><dl class=\"mt-4 divide-y divide-gray-100 rounded-md border border-gray-200 text-sm dark:divide-gray-800 dark:border-gray-800\" data-testid=\"proration\"><div class=\"flex justify-between gap-4 px-4 py-2.5\"><dt class=\"text-gray-500 dark:text-gray-400\">Due now (prorated)</dt><dd class=\"font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"proration-price\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -2677,7 +2677,7 @@ func Confirm(s layout.Shell, m ConfirmModel) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 201, "</dd></div><div class=\"flex justify-between gap-4 px-4 py-2.5\"><dt class=\"text-gray-500\">Credits added now</dt><dd class=\"font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"proration-credits\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 201, "</dd></div><div class=\"flex justify-between gap-4 px-4 py-2.5\"><dt class=\"text-gray-500 dark:text-gray-400\">Credits added now</dt><dd class=\"font-semibold tabular-nums text-gray-900 dark:text-gray-100\" data-testid=\"proration-credits\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -2690,14 +2690,14 @@ func Confirm(s layout.Shell, m ConfirmModel) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 202, "</dd></div></dl><p class=\"mt-2 text-xs text-gray-500\">Prorated by the time left: (")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 202, "</dd></div></dl><p class=\"mt-2 text-xs text-gray-500 dark:text-gray-400\">Prorated by the time left: (")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var127 string
 					templ_7745c5c3_Var127, templ_7745c5c3_Err = templ.JoinStringErrs(orgbase.FormatMoney(m.To.PriceCents-m.Current.PriceCents, m.To.Currency))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 624, Col: 146}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 624, Col: 165}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var127))
 					if templ_7745c5c3_Err != nil {
@@ -2710,7 +2710,7 @@ func Confirm(s layout.Shell, m ConfirmModel) templ.Component {
 					var templ_7745c5c3_Var128 string
 					templ_7745c5c3_Var128, templ_7745c5c3_Err = templ.JoinStringErrs((m.To.Credits - m.Current.Credits).String())
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 624, Col: 198}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `billing/billing.templ`, Line: 624, Col: 217}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var128))
 					if templ_7745c5c3_Err != nil {

@@ -129,7 +129,7 @@ func Mailbox(s layout.Shell, mails []*orgbase.Email, open *orgbase.Email) templ.
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</p><p class=\"mt-0.5 flex justify-between gap-2 text-xs text-gray-500\"><span class=\"truncate\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</p><p class=\"mt-0.5 flex justify-between gap-2 text-xs text-gray-500 dark:text-gray-400\"><span class=\"truncate\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -178,7 +178,7 @@ func Mailbox(s layout.Shell, mails []*orgbase.Email, open *orgbase.Email) templ.
 						}
 						ctx = templ.InitializeContext(ctx)
 						if links := Links(open.Text); len(links) > 0 {
-							templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"mb-4 rounded-md bg-gray-50 px-3 py-2 text-sm dark:bg-gray-800\"><p class=\"text-xs font-medium text-gray-500\">Links in this email</p><ul class=\"mt-1 space-y-1\">")
+							templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"mb-4 rounded-md bg-gray-50 px-3 py-2 text-sm dark:bg-gray-800\"><p class=\"text-xs font-medium text-gray-500 dark:text-gray-400\">Links in this email</p><ul class=\"mt-1 space-y-1\">")
 							if templ_7745c5c3_Err != nil {
 								return templ_7745c5c3_Err
 							}
@@ -232,7 +232,7 @@ func Mailbox(s layout.Shell, mails []*orgbase.Email, open *orgbase.Email) templ.
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" title=\"HTML part of the email\" sandbox=\"allow-top-navigation-by-user-activation\" class=\"h-80 w-full rounded-md border border-gray-200 bg-white dark:border-gray-700\" data-testid=\"mail-html\"></iframe> <details class=\"mt-6 text-xs text-gray-500\"><summary class=\"cursor-pointer\">Plain-text part</summary><pre class=\"mt-2 whitespace-pre-wrap rounded bg-gray-50 p-3 dark:bg-gray-800\" data-testid=\"mail-text\">")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" title=\"HTML part of the email\" sandbox=\"allow-top-navigation-by-user-activation\" class=\"h-80 w-full rounded-md border border-gray-200 bg-white dark:border-gray-700\" data-testid=\"mail-html\"></iframe> <details class=\"mt-6 text-xs text-gray-500 dark:text-gray-400\"><summary class=\"cursor-pointer\">Plain-text part</summary><pre class=\"mt-2 whitespace-pre-wrap rounded bg-gray-50 p-3 dark:bg-gray-800\" data-testid=\"mail-text\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}

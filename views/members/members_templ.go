@@ -326,7 +326,7 @@ func List(s layout.Shell, m Model) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</div><div class=\"flex items-center gap-2\"><label for=\"m-sort\" class=\"text-xs text-gray-500\">Sort</label> <select id=\"m-sort\" name=\"sort\" data-testid=\"members-sort\" class=\"rounded-md border-0 py-1 pl-2.5 pr-8 text-sm ring-1 ring-inset ring-gray-300 focus:ring-2 focus:ring-accent-600 dark:bg-gray-900 dark:ring-gray-700\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</div><div class=\"flex items-center gap-2\"><label for=\"m-sort\" class=\"text-xs text-gray-500 dark:text-gray-400\">Sort</label> <select id=\"m-sort\" name=\"sort\" data-testid=\"members-sort\" class=\"rounded-md border-0 py-1 pl-2.5 pr-8 text-sm ring-1 ring-inset ring-gray-300 focus:ring-2 focus:ring-accent-600 dark:bg-gray-900 dark:ring-gray-700\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -390,7 +390,7 @@ func List(s layout.Shell, m Model) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</span></form><div class=\"mb-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm\"><p class=\"text-gray-500\" data-testid=\"members-summary\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</span></form><div class=\"mb-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 text-sm\"><p class=\"text-gray-500 dark:text-gray-400\" data-testid=\"members-summary\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -730,7 +730,7 @@ func Table(s layout.Shell, m Model) templ.Component {
 				}
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<div class=\"relative overflow-x-auto rounded-lg border lg:overflow-visible border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full text-sm\"><thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:bg-gray-900/60\"><tr>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "<div class=\"relative overflow-x-auto rounded-lg border lg:overflow-visible border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full text-sm\"><thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400 dark:bg-gray-900/60\"><tr>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -779,14 +779,14 @@ func Table(s layout.Shell, m Model) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if m.Pages > 1 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<nav class=\"mt-4 flex items-center justify-between text-sm\" aria-label=\"Pages\"><span class=\"text-gray-500\" data-testid=\"members-pages\">Page ")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<nav class=\"mt-4 flex items-center justify-between text-sm\" aria-label=\"Pages\"><span class=\"text-gray-500 dark:text-gray-400\" data-testid=\"members-pages\">Page ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var28 string
 				templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(m.Page))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 290, Col: 88}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 290, Col: 107}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 				if templ_7745c5c3_Err != nil {
@@ -799,7 +799,7 @@ func Table(s layout.Shell, m Model) templ.Component {
 				var templ_7745c5c3_Var29 string
 				templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(m.Pages))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 290, Col: 117}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 290, Col: 136}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 				if templ_7745c5c3_Err != nil {
@@ -1025,25 +1025,25 @@ func MemberRow(s layout.Shell, r Row, now time.Time) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if r.Self {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<span class=\"text-xs font-normal text-gray-500\">(you)</span>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<span class=\"text-xs font-normal text-gray-500 dark:text-gray-400\">(you)</span>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "</p><p class=\"truncate text-xs text-gray-500\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 68, "</p><p class=\"truncate text-xs text-gray-500 dark:text-gray-400\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var38 string
 		templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(r.Member.Email)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 326, Col: 63}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 326, Col: 82}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "</p><p class=\"mt-1 flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-gray-500\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "</p><p class=\"mt-1 flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-gray-500 dark:text-gray-400\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1252,7 +1252,7 @@ func MemberRow(s layout.Shell, r Row, now time.Time) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if r.Member.Role == orgbase.RoleOwner || r.Member.Role == orgbase.RoleAdmin {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 91, "<span class=\"text-gray-500\">Every workspace</span> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 91, "<span class=\"text-gray-500 dark:text-gray-400\">Every workspace</span> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1293,14 +1293,14 @@ func MemberRow(s layout.Shell, r Row, now time.Time) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "</span> <span class=\"text-xs text-gray-500\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "</span> <span class=\"text-xs text-gray-500 dark:text-gray-400\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var52 string
 				templ_7745c5c3_Var52, templ_7745c5c3_Err = templ.JoinStringErrs(g.Role.Label())
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 362, Col: 170}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 362, Col: 189}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var52))
 				if templ_7745c5c3_Err != nil {
@@ -1404,7 +1404,7 @@ func rowMenu(s layout.Shell, r Row) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 107, "<details class=\"relative inline-block text-left\" data-menu><summary class=\"flex cursor-pointer list-none items-center rounded-md p-1.5 text-gray-500 hover:bg-gray-100 hover:text-gray-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-accent-500 dark:hover:bg-gray-800 dark:hover:text-gray-200 [&::-webkit-details-marker]:hidden\" aria-label=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 107, "<details class=\"relative inline-block text-left\" data-menu><summary class=\"flex cursor-pointer list-none items-center rounded-md p-1.5 text-gray-500 dark:text-gray-400 hover:bg-gray-100 hover:text-gray-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-accent-500 dark:hover:bg-gray-800 dark:hover:text-gray-200 [&::-webkit-details-marker]:hidden\" aria-label=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1891,14 +1891,14 @@ func InvitationRow(s layout.Shell, i InviteRow) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 139, "</p><p class=\"text-xs text-gray-500\">Invited by ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 139, "</p><p class=\"text-xs text-gray-500 dark:text-gray-400\">Invited by ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var81 string
 		templ_7745c5c3_Var81, templ_7745c5c3_Err = templ.JoinStringErrs(inviter(i.Inv))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 455, Col: 63}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 455, Col: 82}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var81))
 		if templ_7745c5c3_Err != nil {
@@ -1911,7 +1911,7 @@ func InvitationRow(s layout.Shell, i InviteRow) templ.Component {
 		var templ_7745c5c3_Var82 string
 		templ_7745c5c3_Var82, templ_7745c5c3_Err = templ.JoinStringErrs(expiry(i))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 455, Col: 80}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 455, Col: 99}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var82))
 		if templ_7745c5c3_Err != nil {
@@ -1956,7 +1956,7 @@ func InvitationRow(s layout.Shell, i InviteRow) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 146, "</td><td class=\"px-3 py-3 text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-400\">—</td><td class=\"px-3 py-3 text-gray-400\">—</td><td class=\"px-2 py-3\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 146, "</td><td class=\"px-3 py-3 text-gray-500 dark:text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-500 dark:text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-500 dark:text-gray-400\">—</td><td class=\"px-3 py-3 text-right text-gray-500 dark:text-gray-400\">—</td><td class=\"px-3 py-3 text-gray-500 dark:text-gray-400\">—</td><td class=\"px-2 py-3\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2047,7 +2047,7 @@ func InviteDialog(s layout.Shell, f InviteForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"space-y-5\" novalidate data-testid=\"invite-form\"><div><h2 class=\"text-lg font-semibold\" id=\"modal-title\">Invite members</h2><p class=\"mt-1 text-sm text-gray-500\">Each address gets its own link, valid once and only for that address.</p></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"space-y-5\" novalidate data-testid=\"invite-form\"><div><h2 class=\"text-lg font-semibold\" id=\"modal-title\">Invite members</h2><p class=\"mt-1 text-sm text-gray-500 dark:text-gray-400\">Each address gets its own link, valid once and only for that address.</p></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -2175,7 +2175,7 @@ func InviteDialog(s layout.Shell, f InviteForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 166, "<p id=\"emails-hint\" class=\"mt-1.5 text-xs text-gray-500\">Up to 50, separated by commas or new lines.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 166, "<p id=\"emails-hint\" class=\"mt-1.5 text-xs text-gray-500 dark:text-gray-400\">Up to 50, separated by commas or new lines.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2492,7 +2492,7 @@ func memberLimit(s layout.Shell, r Row) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if r.Member.MonthlyLimit == nil {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 195, "<p class=\"text-xs text-gray-400 dark:text-gray-500\" data-testid=\"member-limit-text\">No limit</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 195, "<p class=\"text-xs text-gray-500 dark:text-gray-400\" data-testid=\"member-limit-text\">No limit</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2523,7 +2523,7 @@ func memberLimit(s layout.Shell, r Row) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 198, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"text-xs font-medium text-gray-500 hover:text-accent-700 hover:underline dark:hover:text-accent-300\" data-testid=\"member-limit-open\" aria-label=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 198, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"text-xs font-medium text-gray-500 dark:text-gray-400 hover:text-accent-700 hover:underline dark:hover:text-accent-300\" data-testid=\"member-limit-open\" aria-label=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -2603,7 +2603,7 @@ func memberLimit(s layout.Shell, r Row) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 205, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"text-xs font-medium text-gray-500 hover:text-accent-700 hover:underline dark:hover:text-accent-300\" data-testid=\"member-limit-open\" aria-label=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 205, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"text-xs font-medium text-gray-500 dark:text-gray-400 hover:text-accent-700 hover:underline dark:hover:text-accent-300\" data-testid=\"member-limit-open\" aria-label=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -2688,14 +2688,14 @@ func LimitDialog(s layout.Shell, f LimitForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 211, "</h2><p class=\"mt-1 text-sm text-gray-500\">What ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 211, "</h2><p class=\"mt-1 text-sm text-gray-500 dark:text-gray-400\">What ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var118 string
 		templ_7745c5c3_Var118, templ_7745c5c3_Err = templ.JoinStringErrs(f.Member.Name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 608, Col: 61}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 608, Col: 80}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var118))
 		if templ_7745c5c3_Err != nil {
@@ -2708,7 +2708,7 @@ func LimitDialog(s layout.Shell, f LimitForm) templ.Component {
 		var templ_7745c5c3_Var119 string
 		templ_7745c5c3_Var119, templ_7745c5c3_Err = templ.JoinStringErrs(s.Org.Name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 608, Col: 89}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 608, Col: 108}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var119))
 		if templ_7745c5c3_Err != nil {
@@ -2726,14 +2726,14 @@ func LimitDialog(s layout.Shell, f LimitForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 214, "<dl class=\"grid grid-cols-2 gap-3 rounded-md bg-gray-50 px-4 py-3 text-sm dark:bg-gray-800/60\"><div><dt class=\"text-xs text-gray-500\">Used in ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 214, "<dl class=\"grid grid-cols-2 gap-3 rounded-md bg-gray-50 px-4 py-3 text-sm dark:bg-gray-800/60\"><div><dt class=\"text-xs text-gray-500 dark:text-gray-400\">Used in ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var120 string
 		templ_7745c5c3_Var120, templ_7745c5c3_Err = templ.JoinStringErrs(f.Month)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 614, Col: 55}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `members/members.templ`, Line: 614, Col: 74}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var120))
 		if templ_7745c5c3_Err != nil {
@@ -2752,7 +2752,7 @@ func LimitDialog(s layout.Shell, f LimitForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 216, " credits</dd></div><div><dt class=\"text-xs text-gray-500\">Limit now</dt><dd class=\"font-medium tabular-nums\" data-testid=\"limit-current\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 216, " credits</dd></div><div><dt class=\"text-xs text-gray-500 dark:text-gray-400\">Limit now</dt><dd class=\"font-medium tabular-nums\" data-testid=\"limit-current\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

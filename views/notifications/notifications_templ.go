@@ -837,7 +837,7 @@ func Item(s layout.Shell, n orgbase.Notification, now time.Time) templ.Component
 			return templ_7745c5c3_Err
 		}
 		if !n.Unread() {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 56, "<span class=\"text-gray-400 dark:text-gray-500\">· Read</span>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 56, "<span class=\"text-gray-500 dark:text-gray-400\">· Read</span>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

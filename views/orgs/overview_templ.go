@@ -633,7 +633,7 @@ func UsagePanelView(p UsagePanel) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "</div><span id=\"usage-loading\" class=\"htmx-indicator items-center gap-1.5 text-xs text-gray-500\" role=\"status\"><svg class=\"h-4 w-4 animate-spin text-accent-600\" viewBox=\"0 0 24 24\" fill=\"none\" aria-hidden=\"true\"><circle class=\"opacity-25\" cx=\"12\" cy=\"12\" r=\"10\" stroke=\"currentColor\" stroke-width=\"4\"></circle><path class=\"opacity-75\" fill=\"currentColor\" d=\"M4 12a8 8 0 0 1 8-8v4a4 4 0 0 0-4 4H4Z\"></path></svg> Loading…</span></header><div class=\"px-4 py-4 sm:px-5\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "</div><span id=\"usage-loading\" class=\"htmx-indicator items-center gap-1.5 text-xs text-gray-500 dark:text-gray-400\" role=\"status\"><svg class=\"h-4 w-4 animate-spin text-accent-600\" viewBox=\"0 0 24 24\" fill=\"none\" aria-hidden=\"true\"><circle class=\"opacity-25\" cx=\"12\" cy=\"12\" r=\"10\" stroke=\"currentColor\" stroke-width=\"4\"></circle><path class=\"opacity-75\" fill=\"currentColor\" d=\"M4 12a8 8 0 0 1 8-8v4a4 4 0 0 0-4 4H4Z\"></path></svg> Loading…</span></header><div class=\"px-4 py-4 sm:px-5\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

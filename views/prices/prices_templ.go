@@ -147,7 +147,7 @@ func Page(s layout.Shell, m Model) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, " prices in credits</caption> <colgroup><col class=\"sm:w-[32%]\"> <col class=\"sm:w-[30%]\"> <col class=\"hidden sm:table-column sm:w-[22%]\"> <col class=\"sm:w-[16%]\"></colgroup> <thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:bg-gray-900/60\"><tr><th scope=\"col\" class=\"px-3 py-2 sm:px-4\">Tool</th><th scope=\"col\" class=\"px-3 py-2 sm:px-4\">Model</th><th scope=\"col\" class=\"hidden px-4 py-2 sm:table-cell\">Unit</th><th scope=\"col\" class=\"px-3 py-2 text-right sm:px-4\">Credits</th></tr></thead> ")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, " prices in credits</caption> <colgroup><col class=\"sm:w-[32%]\"> <col class=\"sm:w-[30%]\"> <col class=\"hidden sm:table-column sm:w-[22%]\"> <col class=\"sm:w-[16%]\"></colgroup> <thead class=\"bg-gray-50 text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400 dark:bg-gray-900/60\"><tr><th scope=\"col\" class=\"px-3 py-2 sm:px-4\">Tool</th><th scope=\"col\" class=\"px-3 py-2 sm:px-4\">Model</th><th scope=\"col\" class=\"hidden px-4 py-2 sm:table-cell\">Unit</th><th scope=\"col\" class=\"px-3 py-2 text-right sm:px-4\">Credits</th></tr></thead> ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -201,14 +201,14 @@ func Page(s layout.Shell, m Model) templ.Component {
 							if templ_7745c5c3_Err != nil {
 								return templ_7745c5c3_Err
 							}
-							templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</span> <span class=\"hidden truncate font-mono text-xs text-gray-500 sm:block\">")
+							templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "</span> <span class=\"hidden truncate font-mono text-xs text-gray-500 dark:text-gray-400 sm:block\">")
 							if templ_7745c5c3_Err != nil {
 								return templ_7745c5c3_Err
 							}
 							var templ_7745c5c3_Var12 string
 							templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(t.Name)
 							if templ_7745c5c3_Err != nil {
-								return templ.Error{Err: templ_7745c5c3_Err, FileName: `prices/prices.templ`, Line: 54, Col: 92}
+								return templ.Error{Err: templ_7745c5c3_Err, FileName: `prices/prices.templ`, Line: 54, Col: 111}
 							}
 							_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 							if templ_7745c5c3_Err != nil {
@@ -232,14 +232,14 @@ func Page(s layout.Shell, m Model) templ.Component {
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "</span> <span class=\"block text-xs text-gray-500 sm:hidden\">per ")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "</span> <span class=\"block text-xs text-gray-500 dark:text-gray-400 sm:hidden\">per ")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var14 string
 						templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(unitLabel(p.Unit))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `prices/prices.templ`, Line: 59, Col: 87}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `prices/prices.templ`, Line: 59, Col: 106}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 						if templ_7745c5c3_Err != nil {

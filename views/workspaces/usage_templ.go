@@ -267,7 +267,7 @@ func PeriodSelect(id, testid string, keys []string, current string) templ.Compon
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" class=\"text-xs text-gray-500\">Usage</label> <select id=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" class=\"text-xs text-gray-500 dark:text-gray-400\">Usage</label> <select id=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -395,7 +395,7 @@ func UsedCell(c orgbase.Credits, testid string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var19 = []any{"text-right text-sm tabular-nums", templ.KV("text-gray-400 dark:text-gray-600", c == 0), templ.KV("text-gray-700 dark:text-gray-300", c != 0)}
+			var templ_7745c5c3_Var19 = []any{"text-right text-sm tabular-nums", templ.KV("text-gray-500 dark:text-gray-400", c == 0), templ.KV("text-gray-700 dark:text-gray-300", c != 0)}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var19...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -579,7 +579,7 @@ func limitCell(s layout.Shell, n *Node) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"rounded text-xs text-gray-500 hover:text-accent-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-accent-500 dark:hover:text-accent-300\" data-testid=\"ws-limit-open\" aria-label=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "\" hx-target=\"#modal-body\" hx-swap=\"innerHTML\" class=\"rounded text-xs text-gray-500 dark:text-gray-400 hover:text-accent-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-accent-500 dark:hover:text-accent-300\" data-testid=\"ws-limit-open\" aria-label=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -597,7 +597,7 @@ func limitCell(s layout.Shell, n *Node) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<span class=\"text-xs text-gray-400 dark:text-gray-500\">No limit</span>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<span class=\"text-xs text-gray-500 dark:text-gray-400\">No limit</span>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -948,14 +948,14 @@ func UsageCard(s layout.Shell, m HomeModel) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if m.Usage.Total() == 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<p class=\"mt-3 text-sm text-gray-500\" data-testid=\"ws-usage-empty\">Nothing was used here ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<p class=\"mt-3 text-sm text-gray-500 dark:text-gray-400\" data-testid=\"ws-usage-empty\">Nothing was used here ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var44 string
 			templ_7745c5c3_Var44, templ_7745c5c3_Err = templ.JoinStringErrs(usagePhrase(m.Period))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `workspaces/usage.templ`, Line: 244, Col: 116}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `workspaces/usage.templ`, Line: 244, Col: 135}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var44))
 			if templ_7745c5c3_Err != nil {
@@ -993,7 +993,7 @@ func UsageCard(s layout.Shell, m HomeModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "</caption> <thead class=\"text-left text-xs font-medium uppercase tracking-wide text-gray-500\"><tr><th scope=\"col\" class=\"py-2 pl-5 pr-2 align-bottom\">Workspace</th><th scope=\"col\" class=\"px-2 py-2 text-right align-bottom sm:px-3\">Image &amp; Speech</th><th scope=\"col\" class=\"px-2 py-2 text-right align-bottom sm:px-3\">Chatbot</th><th scope=\"col\" class=\"py-2 pl-2 pr-5 text-right align-bottom\">Total</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "</caption> <thead class=\"text-left text-xs font-medium uppercase tracking-wide text-gray-500 dark:text-gray-400\"><tr><th scope=\"col\" class=\"py-2 pl-5 pr-2 align-bottom\">Workspace</th><th scope=\"col\" class=\"px-2 py-2 text-right align-bottom sm:px-3\">Image &amp; Speech</th><th scope=\"col\" class=\"px-2 py-2 text-right align-bottom sm:px-3\">Chatbot</th><th scope=\"col\" class=\"py-2 pl-2 pr-5 text-right align-bottom\">Total</th></tr></thead> <tbody class=\"divide-y divide-gray-100 dark:divide-gray-800\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1160,7 +1160,7 @@ func figure(label string, c orgbase.Credits, testid string, strong bool) templ.C
 			}
 			templ.ReleaseBuffer(templ_7745c5c3_Buffer)
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "><dt class=\"text-xs leading-tight text-gray-500 dark:text-gray-400\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "><dt class=\"text-xs leading-tight text-gray-600 dark:text-gray-400\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1198,7 +1198,7 @@ func figure(label string, c orgbase.Credits, testid string, strong bool) templ.C
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var56 = []any{"mt-0.5 truncate text-right text-lg font-semibold tabular-nums sm:text-xl", templ.KV("text-gray-400 dark:text-gray-600", c == 0), templ.KV("text-gray-900 dark:text-gray-100", c != 0)}
+			var templ_7745c5c3_Var56 = []any{"mt-0.5 truncate text-right text-lg font-semibold tabular-nums sm:text-xl", templ.KV("text-gray-600 dark:text-gray-400", c == 0), templ.KV("text-gray-900 dark:text-gray-100", c != 0)}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var56...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
