@@ -230,7 +230,7 @@ func Auth(s Shell) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"flex min-h-full flex-col justify-center px-4 py-12 sm:px-6\"><div class=\"mx-auto w-full max-w-sm\"><a href=\"/\" class=\"flex items-center justify-center gap-2.5\" aria-label=\"Orgbase home\"><img src=\"/static/img/logo.svg\" alt=\"\" class=\"h-9 w-9\"> <span class=\"text-xl font-semibold tracking-tight\">Orgbase</span></a></div><main id=\"main\" class=\"mx-auto mt-8 w-full max-w-md\"><div class=\"rounded-xl border border-gray-200 bg-white px-6 py-8 shadow-sm dark:border-gray-800 dark:bg-gray-900 sm:px-10\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"flex min-h-full flex-col justify-center px-4 py-12 sm:px-6\"><header class=\"mx-auto w-full max-w-sm\"><a href=\"/\" class=\"flex items-center justify-center gap-2.5\" aria-label=\"Orgbase home\"><img src=\"/static/img/logo.svg\" alt=\"\" class=\"h-9 w-9\"> <span class=\"text-xl font-semibold tracking-tight\">Orgbase</span></a></header><main id=\"main\" class=\"mx-auto mt-8 w-full max-w-md\"><div class=\"rounded-xl border border-gray-200 bg-white px-6 py-8 shadow-sm dark:border-gray-800 dark:bg-gray-900 sm:px-10\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
