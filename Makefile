@@ -57,6 +57,7 @@ vendor:
 	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
 	cp node_modules/@fontsource-variable/inter/files/inter-latin-wght-normal.woff2 static/fonts/
 	cp node_modules/@fontsource-variable/inter/files/inter-latin-ext-wght-normal.woff2 static/fonts/
+	cp node_modules/axe-core/axe.min.js cmd/orgbase/testdata/axe.min.js # the accessibility test's (a11y_e2e_test.go)
 
 css:
 	node_modules/.bin/tailwindcss -c tailwind.config.js -i static/src/app.css -o static/css/app.css --minify
