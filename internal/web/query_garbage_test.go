@@ -17,8 +17,7 @@ func TestQueryGarbage(t *testing.T) {
 	eachDialect(t, func(t *testing.T, e *env) {
 		owner := e.newUser(t, "Olga Owner", "olga@example.com")
 		owner.createOrg("Acme", "acme")
-		values := []string{"\x00", "a\x00b", "\xff\xfe", "%", "_", "%.", "\\", "'", "-1", "0", "9223372036854775808",
-			"0000-01-01", "9999-12-31", "1999-12-31", "custom", "all", "\u202e", "\u00a0"}
+		values := []string{"a\x00b", "\xff\xfe", "%.", "-1", "9223372036854775808", "0000-01-01", "9999-12-31", "\u202e"}
 		pages := map[string][]string{
 			"/orgs/acme":               {"range", "from", "to", "workspace"},
 			"/orgs/acme/members":       {"q", "sort", "dir", "page", "period", "closed"},
@@ -58,7 +57,7 @@ func TestFormGarbage(t *testing.T) {
 		acme := org + "/workspaces/" + id(w.acme.ID)
 		mia := id(e.user(t, "mia@example.com").ID)
 		pack := orgbase.Packs()[0].Key
-		values := []string{"\x00", "a\x00b", "\xff\xfe", "%", "-1", "0", "9223372036854775808", "=1+1", "\u202e", " "}
+		values := []string{"a\x00b", "\xff\xfe", "-1", "9223372036854775808", "=1+1", " "}
 		forms := []struct {
 			path string
 			base url.Values
