@@ -63,13 +63,23 @@ func APIKeyDisplayPrefix(secret string) string {
 }
 
 // LooksLikeAPIKey reports whether s has the shape of a key (before any
-// database lookup, so garbage never reaches a query).
+// database lookup, so garbage never reaches a query): the prefix and 52
+// characters of the base32 alphabet that decode to 32 bytes. The alphabet is
+// checked byte by byte because encoding/base32 without padding accepts some
+// bytes outside it in the last group (FuzzLooksLikeAPIKey found
+// "obk_2…2\xff\xff\xff0000", which decodes to 28 bytes without an error).
 func LooksLikeAPIKey(s string) bool {
-	if !strings.HasPrefix(s, APIKeyPrefix) || len(s) != len(APIKeyPrefix)+keyEncoding.EncodedLen(32) {
+	rest, ok := strings.CutPrefix(s, APIKeyPrefix)
+	if !ok || len(rest) != keyEncoding.EncodedLen(32) {
 		return false
 	}
-	_, err := keyEncoding.DecodeString(s[len(APIKeyPrefix):])
-	return err == nil
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	b, err := keyEncoding.DecodeString(rest)
+	return err == nil && len(b) == 32
 }
 
 // CleanAPIKeyName trims and checks a key name: EINVALID on "name".

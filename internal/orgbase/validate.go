@@ -108,7 +108,12 @@ func NormalizeEmail(s string) (string, error) {
 		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") || strings.ContainsAny(s, " \"[]\\") {
 		return "", Errorf(EINVALID, "Enter an email address like name@example.com.")
 	}
-	return strings.ToLower(s), nil
+	// Lower-casing can lengthen an address ("Ⱥ" is two bytes, "ⱥ" three):
+	// the limit holds for what is stored.
+	if s = strings.ToLower(s); len(s) > MaxEmailLen {
+		return "", Errorf(EINVALID, "Email must be at most %d characters.", MaxEmailLen)
+	}
+	return s, nil
 }
 
 // CheckPassword refuses passwords that are too short, too long, or easy to

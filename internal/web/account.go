@@ -115,7 +115,7 @@ func (s *Server) handleAccountPasswordUpdate(c echo.Context) error {
 func (s *Server) handleSessionDelete(c echo.Context) error {
 	u := currentUser(c)
 	id := c.FormValue("session")
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 128 || !orgbase.Printable(id) { // PostgreSQL refuses a NUL byte or invalid UTF-8
 		return orgbase.Errorf(orgbase.ENOTFOUND, "That session has already ended.")
 	}
 	if id == sessionRowID(session(c)) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,13 +114,12 @@ type apiAuthKey struct{}
 // apiAuth authenticates the bearer key and puts it on the context.
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		scheme, secret, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		secret, ok := bearerSecret(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
 			return writeAPIError(c, &apiError{status: 401, Code: "unauthorized",
 				Message: "Send a workspace API key: Authorization: Bearer obk_…"})
 		}
-		auth, err := s.api.AuthenticateAPIKey(c.Request().Context(), strings.TrimSpace(secret))
+		auth, err := s.api.AuthenticateAPIKey(c.Request().Context(), secret)
 		if err != nil {
 			if orgbase.ErrorCode(err) == orgbase.EUNAUTHORIZED {
 				return writeAPIError(c, &apiError{status: 401, Code: "unauthorized", Message: orgbase.ErrorMessage(err)})
@@ -132,6 +132,18 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set("apiKey", auth)
 		return next(c)
 	}
+}
+
+// bearerSecret reads the secret of an Authorization header "Bearer <secret>"
+// (the scheme in any case, the secret trimmed); ok is false for any other
+// header. The secret's shape is checked later (orgbase.LooksLikeAPIKey).
+func bearerSecret(h string) (secret string, ok bool) {
+	scheme, secret, ok := strings.Cut(h, " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return "", false
+	}
+	return secret, true
 }
 
 func apiKeyOf(c echo.Context) *store.APIKeyAuth { return c.Get("apiKey").(*store.APIKeyAuth) }
@@ -295,19 +307,31 @@ func (s *Server) handleAPIUsageCreate(c echo.Context) error {
 // key's own workspace by default). 404 for anything else.
 func (s *Server) apiWorkspaceParam(c echo.Context) (*orgbase.Workspace, *apiError, error) {
 	auth := apiKeyOf(c)
-	v := c.QueryParam("workspace")
-	if v == "" {
-		return auth.Workspace, nil, nil
+	id, ae := apiWorkspaceID(c.QueryParam("workspace"))
+	if ae != nil {
+		return nil, ae, nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		return nil, &apiError{status: 422, Code: "invalid_request", Field: "workspace", Message: "A workspace id, e.g. 42."}, nil
+	if id == 0 {
+		return auth.Workspace, nil, nil
 	}
 	ws, err := s.api.FindWorkspaceByID(c.Request().Context(), auth.OrgID, id)
 	if orgbase.ErrorCode(err) == orgbase.ENOTFOUND || (err == nil && !orgbase.IsWithin(ws.Path, auth.Workspace.Path)) {
 		return nil, &apiError{status: 404, Code: "not_found", Field: "workspace", Message: "Workspace not found."}, nil
 	}
 	return ws, nil, err
+}
+
+// apiWorkspaceID reads ?workspace=: 0 when absent (the key's workspace),
+// else a positive id; 422 on the field otherwise.
+func apiWorkspaceID(v string) (int64, *apiError) {
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &apiError{status: 422, Code: "invalid_request", Field: "workspace", Message: "A workspace id, e.g. 42."}
+	}
+	return id, nil
 }
 
 type apiLimit struct {
@@ -354,6 +378,50 @@ func (s *Server) handleAPIBalance(c echo.Context) error {
 // maxReportDays bounds a usage report's date range.
 const maxReportDays = 366
 
+// decodeUsageReportQuery reads from, to and group_by of GET /api/v1/usage
+// as of now: days written YYYY-MM-DD (UTC), to defaulting to today and from
+// to 29 days before to, from on or after store.MinReportDay and not after
+// to, at most maxReportDays apart; group_by one of the four groups (day by
+// default). A refusal is a 422 naming the field.
+func decodeUsageReportQuery(q url.Values, now time.Time) (from, to time.Time, group store.UsageGroup, ae *apiError) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	bad := func(field, msg string) (time.Time, time.Time, store.UsageGroup, *apiError) {
+		return time.Time{}, time.Time{}, "", &apiError{status: 422, Code: "invalid_request", Field: field, Message: msg}
+	}
+	day := func(name string, def time.Time) (time.Time, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return def, true
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		return t, err == nil && t.Format(time.DateOnly) >= store.MinReportDay
+	}
+	to, ok := day("to", today)
+	if !ok {
+		return bad("to", "A date written YYYY-MM-DD (UTC), from "+store.MinReportDay+" on.")
+	}
+	from, ok = day("from", to.AddDate(0, 0, -29))
+	if !ok || from.Format(time.DateOnly) < store.MinReportDay {
+		return bad("from", "A date written YYYY-MM-DD (UTC), from "+store.MinReportDay+" on.")
+	}
+	switch {
+	case from.After(to):
+		return bad("from", "from must be on or before to.")
+	case to.Sub(from) > maxReportDays*24*time.Hour:
+		return bad("from", "Ask for at most 366 days at a time.")
+	}
+	group = store.UsageGroup(q.Get("group_by"))
+	if group == "" {
+		group = store.GroupByDay
+	}
+	switch group {
+	case store.GroupByDay, store.GroupByTool, store.GroupByCategory, store.GroupByMember:
+	default:
+		return bad("group_by", "Group by day, tool, category or member.")
+	}
+	return from, to, group, nil
+}
+
 func (s *Server) handleAPIUsageIndex(c echo.Context) error {
 	ws, ae, err := s.apiWorkspaceParam(c)
 	if ae != nil {
@@ -362,40 +430,9 @@ func (s *Server) handleAPIUsageIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	today := s.now().UTC().Truncate(24 * time.Hour)
-	day := func(name string, def time.Time) (time.Time, *apiError) {
-		v := c.QueryParam(name)
-		if v == "" {
-			return def, nil
-		}
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil {
-			return time.Time{}, &apiError{status: 422, Code: "invalid_request", Field: name, Message: "A date written YYYY-MM-DD (UTC)."}
-		}
-		return t, nil
-	}
-	to, ae := day("to", today)
+	from, to, group, ae := decodeUsageReportQuery(c.QueryParams(), s.now())
 	if ae != nil {
 		return writeAPIError(c, ae)
-	}
-	from, ae := day("from", to.AddDate(0, 0, -29))
-	if ae != nil {
-		return writeAPIError(c, ae)
-	}
-	switch {
-	case from.After(to):
-		return writeAPIError(c, &apiError{status: 422, Code: "invalid_request", Field: "from", Message: "from must be on or before to."})
-	case to.Sub(from) > maxReportDays*24*time.Hour:
-		return writeAPIError(c, &apiError{status: 422, Code: "invalid_request", Field: "from", Message: "Ask for at most 366 days at a time."})
-	}
-	group := store.UsageGroup(c.QueryParam("group_by"))
-	if group == "" {
-		group = store.GroupByDay
-	}
-	switch group {
-	case store.GroupByDay, store.GroupByTool, store.GroupByCategory, store.GroupByMember:
-	default:
-		return writeAPIError(c, &apiError{status: 422, Code: "invalid_request", Field: "group_by", Message: "Group by day, tool, category or member."})
 	}
 	rows, err := s.api.UsageReport(c.Request().Context(), ws.OrgID, ws.Path, from, to, group)
 	if err != nil {

@@ -150,7 +150,8 @@ func decodeEvent(obj map[string]json.RawMessage, ev *usageEventIn) *apiFieldErro
 	if ferr != nil {
 		return ferr
 	}
-	if a, err := mail.ParseAddress(user); err != nil || a.Address != user || a.Name != "" || len(user) > 254 {
+	// The limit holds for the lower-cased address, which can be longer ("Ⱥ" is two bytes, "ⱥ" three).
+	if a, err := mail.ParseAddress(user); err != nil || a.Address != user || a.Name != "" || len(strings.ToLower(user)) > orgbase.MaxEmailLen {
 		return &apiFieldError{Field: "user", Message: "Give the member's email address, e.g. \"ada@example.com\"."}
 	}
 	ev.User = strings.ToLower(user)

@@ -44,7 +44,7 @@ func FuzzDecodeUsage(f *testing.F) {
 			if err := req.Validate(); err != nil {
 				t.Fatalf("decoded event %d is not a valid charge: %v (%+v)", i, err, ev)
 			}
-			if ev.User != strings.ToLower(ev.User) || !strings.Contains(ev.User, "@") {
+			if ev.User != strings.ToLower(ev.User) || !strings.Contains(ev.User, "@") || !orgbase.Printable(ev.User) || len(ev.User) > 254 {
 				t.Fatalf("user %q", ev.User)
 			}
 			m := map[string]any{"idempotency_key": ev.IdempotencyKey, "user": ev.User, "tool": ev.Tool, "model": ev.Model, "units": ev.Units}

@@ -335,6 +335,11 @@ func TestAPIBadInput(t *testing.T) {
 			{"/api/v1/usage?from=2026-02-01&to=2026-01-01", 422, "from"},
 			{"/api/v1/usage?from=2000-01-01&to=2026-01-01", 422, "from"},
 			{"/api/v1/usage?group_by=planet", 422, "group_by"},
+			// Before store.MinReportDay: the default from of to=0000-01-05 was
+			// answered as "-001-12-07" (FuzzAPIUsageQuery).
+			{"/api/v1/usage?to=0000-01-05", 422, "to"},
+			{"/api/v1/usage?from=1999-12-31&to=2000-01-01", 422, "from"},
+			{"/api/v1/usage?to=2000-01-05", 422, "from"},
 			{"/api/v1/nothing", 404, ""},
 		}
 		for _, g := range gets {

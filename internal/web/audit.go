@@ -38,11 +38,18 @@ const auditDate = "2006-01-02"
 // comes back as field messages (never an error): the page re-renders with
 // them and status 422.
 func auditFilter(c echo.Context) (audit.Filters, store.AuditFilter, map[string]string) {
+	return decodeAuditFilter(c.QueryParams(), time.Now())
+}
+
+// decodeAuditFilter is auditFilter on the query; now only dates the
+// example in the date messages. The action is printable text (PostgreSQL
+// refuses a NUL byte or invalid UTF-8 in a parameter).
+func decodeAuditFilter(q url.Values, now time.Time) (audit.Filters, store.AuditFilter, map[string]string) {
 	in := audit.Filters{
-		Actor:  strings.TrimSpace(c.QueryParam("actor")),
-		Action: strings.TrimSpace(c.QueryParam("action")),
-		From:   strings.TrimSpace(c.QueryParam("from")),
-		To:     strings.TrimSpace(c.QueryParam("to")),
+		Actor:  strings.TrimSpace(q.Get("actor")),
+		Action: strings.TrimSpace(q.Get("action")),
+		From:   strings.TrimSpace(q.Get("from")),
+		To:     strings.TrimSpace(q.Get("to")),
 	}
 	f := store.AuditFilter{Limit: auditPageSize}
 	errs := map[string]string{}
@@ -57,7 +64,7 @@ func auditFilter(c echo.Context) (audit.Filters, store.AuditFilter, map[string]s
 		}
 		f.ActorID = id
 	}
-	if len(in.Action) > 100 {
+	if len(in.Action) > 100 || !orgbase.Printable(in.Action) {
 		errs["action"] = "Choose an action from the list."
 	}
 	f.Action = in.Action
@@ -67,7 +74,7 @@ func auditFilter(c echo.Context) (audit.Filters, store.AuditFilter, map[string]s
 		}
 		t, err := time.ParseInLocation(auditDate, v, time.UTC)
 		if err != nil || t.Year() < 2000 {
-			errs[field] = "Enter the " + label + " date as YYYY-MM-DD, for example " + time.Now().UTC().Format(auditDate) + "."
+			errs[field] = "Enter the " + label + " date as YYYY-MM-DD, for example " + now.UTC().Format(auditDate) + "."
 			return time.Time{}
 		}
 		return t
@@ -79,7 +86,7 @@ func auditFilter(c echo.Context) (audit.Filters, store.AuditFilter, map[string]s
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		errs["to"] = "The end date is before the start date."
 	}
-	if b := c.QueryParam("before"); b != "" {
+	if b := q.Get("before"); b != "" {
 		id, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || id <= 0 {
 			errs["before"] = "This page link is broken. Start again from the newest entries."
@@ -181,6 +188,25 @@ func csvCell(s string) string {
 	return s
 }
 
+// auditCSVHeader names the columns of the audit export.
+var auditCSVHeader = []string{"id", "time_utc", "actor_id", "actor_name", "actor_email", "ip", "user_agent",
+	"action", "action_label", "target_type", "target_id", "target_label", "changes"}
+
+// auditCSVRecord is one entry's row of the audit export, each cell guarded
+// (csvCell).
+func auditCSVRecord(e orgbase.AuditEntry) []string {
+	actorID := ""
+	if e.ActorID != nil {
+		actorID = strconv.FormatInt(*e.ActorID, 10)
+	}
+	rec := []string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), actorID, e.ActorName, e.ActorEmail,
+		e.IP, e.UserAgent, e.Action, orgbase.AuditActionLabel(e.Action), e.TargetType, e.TargetID, e.TargetLabel, e.Changes}
+	for i := range rec {
+		rec[i] = csvCell(rec[i])
+	}
+	return rec
+}
+
 // handleAuditExport streams the filtered audit log as CSV, newest first,
 // without holding it in memory.
 func (s *Server) handleAuditExport(c echo.Context) error {
@@ -204,22 +230,12 @@ func (s *Server) handleAuditExport(c echo.Context) error {
 	res.Header().Set("Cache-Control", "no-store")
 	res.WriteHeader(http.StatusOK)
 	w := csv.NewWriter(res)
-	if err := w.Write([]string{"id", "time_utc", "actor_id", "actor_name", "actor_email", "ip", "user_agent",
-		"action", "action_label", "target_type", "target_id", "target_label", "changes"}); err != nil {
+	if err := w.Write(auditCSVHeader); err != nil {
 		return nil // the client went away
 	}
 	n := 0
 	err := s.orgs.EachAudit(ctx, sc.Org.ID, f, func(e orgbase.AuditEntry) error {
-		actorID := ""
-		if e.ActorID != nil {
-			actorID = strconv.FormatInt(*e.ActorID, 10)
-		}
-		rec := []string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), actorID, e.ActorName, e.ActorEmail,
-			e.IP, e.UserAgent, e.Action, orgbase.AuditActionLabel(e.Action), e.TargetType, e.TargetID, e.TargetLabel, e.Changes}
-		for i := range rec {
-			rec[i] = csvCell(rec[i])
-		}
-		if err := w.Write(rec); err != nil {
+		if err := w.Write(auditCSVRecord(e)); err != nil {
 			return err
 		}
 		if n++; n%200 == 0 {

@@ -43,13 +43,12 @@ func (s *Server) autoRechargeModel(c echo.Context, card *orgbase.BillingCustomer
 	return m, nil
 }
 
-// handleAutoRechargeSave saves the Auto-recharge card's form (owners,
-// admins and billing members): a message and back to the card, or the
-// Billing tab again with the field messages and what was typed (422).
-func (s *Server) handleAutoRechargeSave(c echo.Context) error {
-	sc := orgOf(c)
-	form := billingviews.AutoRechargeForm{Enabled: c.FormValue("enabled") != "", Threshold: sanitizeEcho(c.FormValue("threshold")),
-		Pack: sanitizeEcho(strings.TrimSpace(c.FormValue("pack"))), MonthlyCap: sanitizeEcho(c.FormValue("monthly_cap"))}
+// decodeAutoRecharge reads the Auto-recharge card's form: the threshold in
+// credits (orgbase.ParseCredits), the pack's key and the monthly cap in
+// dollars (orgbase.ParseMoney). fields has a message per wrong field, every
+// one at once, checked as the store checks them; empty, the settings are
+// valid.
+func decodeAutoRecharge(form billingviews.AutoRechargeForm) (orgbase.AutoRechargeSettings, map[string]string) {
 	in := orgbase.AutoRechargeSettings{Enabled: form.Enabled, Pack: form.Pack}
 	fields := map[string]string{}
 	if v, err := orgbase.ParseCredits(form.Threshold); err != nil {
@@ -62,6 +61,22 @@ func (s *Server) handleAutoRechargeSave(c echo.Context) error {
 	} else {
 		in.MonthlyCapCents = v
 	}
+	for k, v := range orgbase.ErrorFields(in.Validate()) {
+		if _, seen := fields[k]; !seen {
+			fields[k] = v
+		}
+	}
+	return in, fields
+}
+
+// handleAutoRechargeSave saves the Auto-recharge card's form (owners,
+// admins and billing members): a message and back to the card, or the
+// Billing tab again with the field messages and what was typed (422).
+func (s *Server) handleAutoRechargeSave(c echo.Context) error {
+	sc := orgOf(c)
+	form := billingviews.AutoRechargeForm{Enabled: c.FormValue("enabled") != "", Threshold: sanitizeEcho(c.FormValue("threshold")),
+		Pack: sanitizeEcho(strings.TrimSpace(c.FormValue("pack"))), MonthlyCap: sanitizeEcho(c.FormValue("monthly_cap"))}
+	in, fields := decodeAutoRecharge(form)
 	if len(fields) == 0 {
 		saved, err := s.billing.SaveAutoRecharge(c.Request().Context(), sc.Org.ID, sc.Access, in, s.payments.Name())
 		if err == nil {
@@ -75,13 +90,6 @@ func (s *Server) handleAutoRechargeSave(c echo.Context) error {
 			return err
 		}
 		fields = fieldsOf(err)
-	} else {
-		// Show every wrong field at once: the others are checked as they would be.
-		for k, v := range orgbase.ErrorFields(in.Validate()) {
-			if _, seen := fields[k]; !seen {
-				fields[k] = v
-			}
-		}
 	}
 	return s.renderBilling(c, http.StatusUnprocessableEntity, &billingviews.AutoRechargeModel{Form: form, Fields: fields})
 }

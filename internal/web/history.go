@@ -379,6 +379,21 @@ func historyOptions(m *history.Model, hs historyScope, catalog []orgbase.Price) 
 	m.Tools = keep(m.Tools, m.Filters.Tool, m.Filters.Tool+" (unknown)")
 }
 
+// historyCSVHeader names the columns of the History export.
+var historyCSVHeader = []string{"time_utc", "member_email", "member_name", "workspace", "tool", "model", "category", "units", "credits", "idempotency_key"}
+
+// historyCSVRecord is one event's row of the History export (ws is the
+// workspace as the row names it, with its path), each cell guarded
+// (csvCell).
+func historyCSVRecord(e orgbase.UsageEvent, ws string) []string {
+	rec := []string{e.CreatedAt.UTC().Format(time.RFC3339), e.UserEmail, e.UserName, ws, e.Tool, e.Model,
+		e.Category.Label(), strconv.FormatInt(e.Units, 10), e.Credits.Decimal(), e.IdempotencyKey}
+	for i := range rec {
+		rec[i] = csvCell(rec[i])
+	}
+	return rec
+}
+
 // handleHistoryExport streams the filtered History as CSV, newest first,
 // without holding it in memory.
 func (s *Server) handleHistoryExport(c echo.Context) error {
@@ -406,7 +421,7 @@ func (s *Server) handleHistoryExport(c echo.Context) error {
 	res.Header().Set("Cache-Control", "no-store")
 	res.WriteHeader(http.StatusOK)
 	w := csv.NewWriter(res)
-	if err := w.Write([]string{"time_utc", "member_email", "member_name", "workspace", "tool", "model", "category", "units", "credits", "idempotency_key"}); err != nil {
+	if err := w.Write(historyCSVHeader); err != nil {
 		return nil // the client went away
 	}
 	n := 0
@@ -415,12 +430,7 @@ func (s *Server) handleHistoryExport(c echo.Context) error {
 		if path != "" {
 			ws = path + " / " + ws
 		}
-		rec := []string{e.CreatedAt.UTC().Format(time.RFC3339), e.UserEmail, e.UserName, ws, e.Tool, e.Model,
-			e.Category.Label(), strconv.FormatInt(e.Units, 10), e.Credits.Decimal(), e.IdempotencyKey}
-		for i := range rec {
-			rec[i] = csvCell(rec[i])
-		}
-		if err := w.Write(rec); err != nil {
+		if err := w.Write(historyCSVRecord(e, ws)); err != nil {
 			return err
 		}
 		if n++; n%200 == 0 {

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -51,27 +54,39 @@ const membersPerPage = 25
 // (the search is cut at 200 characters), so a hand-edited URL still shows
 // the tab.
 func (s *Server) memberListParams(c echo.Context) (members.Model, store.MemberQuery) {
-	m := members.Model{Query: strings.TrimSpace(sanitizeEcho(c.QueryParam("q"))), Now: s.now(), Closed: c.QueryParam("closed") == "1"}
+	return decodeMemberList(c.QueryParams(), periodKeyOf(c), s.now())
+}
+
+// decodeMemberList is memberListParams on the query and the period key.
+// The search keeps no control characters (PostgreSQL refuses a NUL byte in
+// a text parameter) and is valid UTF-8, so any search reaches the query.
+func decodeMemberList(q url.Values, periodKey string, now time.Time) (members.Model, store.MemberQuery) {
+	search := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, sanitizeEcho(q.Get("q")))
+	m := members.Model{Query: strings.TrimSpace(search), Now: now, Closed: q.Get("closed") == "1"}
 	if len(m.Query) > 200 {
-		m.Query = strings.ToValidUTF8(m.Query[:200], "")
+		m.Query = strings.TrimSpace(strings.ToValidUTF8(m.Query[:200], ""))
 	}
-	m.Period = orgbase.ResolvePeriodOf(orgbase.MemberPeriodKeys, periodKeyOf(c), m.Now)
-	m.Sort = c.QueryParam("sort")
+	m.Period = orgbase.ResolvePeriodOf(orgbase.MemberPeriodKeys, periodKey, m.Now)
+	m.Sort = q.Get("sort")
 	desc, ok := store.MemberSorts[m.Sort]
 	if !ok {
 		m.Sort, desc = store.MemberSortName, false
 	}
-	switch c.QueryParam("dir") {
+	switch q.Get("dir") {
 	case "asc":
 		desc = false
 	case "desc":
 		desc = true
 	}
 	m.Desc = desc
-	m.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	m.Page, _ = strconv.Atoi(q.Get("page"))
 	m.Page = max(m.Page, 1)
-	q := store.MemberQuery{Search: m.Query, From: m.Period.From, To: m.Period.To, Sort: m.Sort, Desc: m.Desc, Page: m.Page, PerPage: membersPerPage}
-	return m, q
+	return m, store.MemberQuery{Search: m.Query, From: m.Period.From, To: m.Period.To, Sort: m.Sort, Desc: m.Desc, Page: m.Page, PerPage: membersPerPage}
 }
 
 // membersModel loads the Members tab: one page of members, searched, sorted
@@ -333,50 +348,12 @@ func (s *Server) handleInviteCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f.Emails, f.Role, f.Note, f.Days = sanitizeEcho(c.FormValue("emails")), c.FormValue("role"), sanitizeEcho(c.FormValue("note")), c.FormValue("days")
-	form, _ := c.FormParams()
-	checked := map[string]bool{}
-	for _, v := range form["ws"] {
-		checked[v] = true
-	}
-	var grants []orgbase.InvitationGrant
-	for i := range f.Workspaces {
-		w := &f.Workspaces[i]
-		id := strconv.FormatInt(w.ID, 10)
-		w.Checked = checked[id]
-		if c.FormValue("wsrole-"+id) == string(orgbase.WorkspaceManager) {
-			w.Role = orgbase.WorkspaceManager
-		}
-		if w.Checked {
-			grants = append(grants, orgbase.InvitationGrant{WorkspaceID: w.ID, Role: w.Role})
-			delete(checked, id)
-		}
-	}
-	var v orgbase.Validator
-	if len(checked) > 0 {
-		v.Check(false, "workspaces", "One of the chosen workspaces does not exist here.")
-	}
-	emails, problems := orgbase.ParseEmailList(c.FormValue("emails"))
-	v.Check(utf8Valid(c.FormValue("emails")), "emails", "The addresses contain characters we cannot read.")
-	v.Check(len(emails)+len(problems) > 0, "emails", "Enter at least one email address.")
-	v.Check(len(emails)+len(problems) <= orgbase.MaxInvitesPerRequest, "emails", fmt.Sprintf("Invite at most %d people at a time.", orgbase.MaxInvitesPerRequest))
-	role := orgbase.Role(f.Role)
-	v.Check(role == orgbase.RoleAdmin || role == orgbase.RoleBilling || role == orgbase.RoleMember, "role", "Choose admin, billing or member.")
-	days, err := strconv.Atoi(f.Days)
-	v.Check(err == nil && days >= 1 && days <= 30, "days", "Choose between 1 and 30 days.")
-	note, err := orgbase.CleanText(c.FormValue("note"), "Note", orgbase.MaxNoteLen, false)
-	v.Add("note", err)
-	if len(problems) > 0 && v.Fields["emails"] == "" {
-		v.Check(false, "emails", "Fix the addresses below. Nobody was invited.")
-		for raw, p := range problems {
-			f.Problems = append(f.Problems, truncate(raw, 80)+" "+p+".")
-		}
-		sort.Strings(f.Problems)
-	}
-	if !v.Valid() {
-		f.Fields = v.Fields
+	form, _ := c.FormParams() // a body that does not parse reads as empty: every field is refused
+	in, ok := decodeInvite(form, &f)
+	if !ok {
 		return s.renderInviteDialog(c, http.StatusUnprocessableEntity, f)
 	}
+	emails, role, grants, note, days := in.emails, in.role, in.grants, in.note, in.days
 	expires := s.now().Add(time.Duration(days) * 24 * time.Hour)
 	batch := store.InviteBatch{Role: role, Grants: grants, Note: note, ExpiresAt: expires}
 	inviter := currentUser(c)
@@ -427,6 +404,68 @@ func (s *Server) handleInviteCreate(c echo.Context) error {
 		return err
 	}
 	return s.redirect(c, "/orgs/"+sc.Org.Slug+"/members")
+}
+
+// inviteInput is a valid invitation form.
+type inviteInput struct {
+	emails []string
+	role   orgbase.Role
+	grants []orgbase.InvitationGrant
+	note   string
+	days   int
+}
+
+// decodeInvite reads the invitation form into f (what was typed, the
+// workspaces ticked) and checks it: ok is false with f.Fields (and, for
+// malformed or repeated addresses, f.Problems) set when anything is wrong,
+// so nobody is invited unless everyone can be. f.Workspaces are the choices
+// offered: a ticked workspace not among them is refused.
+func decodeInvite(form url.Values, f *members.InviteForm) (in inviteInput, ok bool) {
+	f.Emails, f.Role, f.Note, f.Days = sanitizeEcho(form.Get("emails")), form.Get("role"), sanitizeEcho(form.Get("note")), form.Get("days")
+	checked := map[string]bool{}
+	for _, v := range form["ws"] {
+		checked[v] = true
+	}
+	for i := range f.Workspaces {
+		w := &f.Workspaces[i]
+		id := strconv.FormatInt(w.ID, 10)
+		w.Checked = checked[id]
+		if form.Get("wsrole-"+id) == string(orgbase.WorkspaceManager) {
+			w.Role = orgbase.WorkspaceManager
+		}
+		if w.Checked {
+			in.grants = append(in.grants, orgbase.InvitationGrant{WorkspaceID: w.ID, Role: w.Role})
+			delete(checked, id)
+		}
+	}
+	var v orgbase.Validator
+	if len(checked) > 0 {
+		v.Check(false, "workspaces", "One of the chosen workspaces does not exist here.")
+	}
+	emails, problems := orgbase.ParseEmailList(form.Get("emails"))
+	v.Check(utf8Valid(form.Get("emails")), "emails", "The addresses contain characters we cannot read.")
+	v.Check(len(emails)+len(problems) > 0, "emails", "Enter at least one email address.")
+	v.Check(len(emails)+len(problems) <= orgbase.MaxInvitesPerRequest, "emails", fmt.Sprintf("Invite at most %d people at a time.", orgbase.MaxInvitesPerRequest))
+	in.emails = emails
+	in.role = orgbase.Role(f.Role)
+	v.Check(slices.Contains(orgbase.InvitableRoles, in.role), "role", "Choose admin, billing or member.")
+	days, err := strconv.Atoi(f.Days)
+	v.Check(err == nil && days >= 1 && days <= 30, "days", "Choose between 1 and 30 days.")
+	in.days = days
+	in.note, err = orgbase.CleanText(form.Get("note"), "Note", orgbase.MaxNoteLen, false)
+	v.Add("note", err)
+	if len(problems) > 0 && v.Fields["emails"] == "" {
+		v.Check(false, "emails", "Fix the addresses below. Nobody was invited.")
+		for raw, p := range problems {
+			f.Problems = append(f.Problems, truncate(raw, 80)+" "+p+".")
+		}
+		sort.Strings(f.Problems)
+	}
+	if !v.Valid() {
+		f.Fields = v.Fields
+		return inviteInput{}, false
+	}
+	return in, true
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
@@ -528,6 +567,37 @@ func (s *Server) handleInviteRevoke(c echo.Context) error {
 	return s.renderInviteRow(c, updated, "The invitation to "+inv.Email+" was revoked.", "")
 }
 
+// memberCSVHeader names the columns of the member export.
+var memberCSVHeader = []string{"user_id", "name", "email", "role", "status", "workspaces", "image_speech_credits", "chatbot_credits",
+	"total_credits", "period", "period_from", "period_to", "monthly_limit_credits", "last_active_utc"}
+
+// memberCSVRecord is one member's row of the member export: their grants,
+// the period and its first day as the export writes it ("" for all time),
+// each cell guarded (csvCell).
+func memberCSVRecord(r store.MemberUsageRow, grants []store.MemberGrant, period orgbase.UsagePeriod, from string) []string {
+	var ws []string
+	if r.Role == orgbase.RoleOwner || r.Role == orgbase.RoleAdmin {
+		ws = []string{"every workspace"}
+	}
+	for _, g := range grants {
+		ws = append(ws, g.Name+" ("+g.Role.Label()+")")
+	}
+	limit, seen := "", ""
+	if r.MonthlyLimit != nil {
+		limit = r.MonthlyLimit.Decimal()
+	}
+	if r.LastSeen != nil {
+		seen = r.LastSeen.UTC().Format(time.RFC3339)
+	}
+	_, status := members.StatusBadge(r.Status)
+	rec := []string{strconv.FormatInt(r.UserID, 10), r.Name, r.Email, r.Role.Label(), status, strings.Join(ws, "; "),
+		r.ImageSpeech.Decimal(), r.Chatbot.Decimal(), r.Total().Decimal(), period.Label, from, period.To, limit, seen}
+	for i := range rec {
+		rec[i] = csvCell(rec[i])
+	}
+	return rec
+}
+
 // handleMemberExport streams the member list as CSV with the tab's search,
 // period and sort (no paging), a chunk at a time: credits as exact decimals
 // (milli-credit precision), times in UTC.
@@ -542,8 +612,7 @@ func (s *Server) handleMemberExport(c echo.Context) error {
 	res.Header().Set("Cache-Control", "no-store")
 	res.WriteHeader(http.StatusOK)
 	w := csv.NewWriter(res)
-	if err := w.Write([]string{"user_id", "name", "email", "role", "status", "workspaces", "image_speech_credits", "chatbot_credits",
-		"total_credits", "period", "period_from", "period_to", "monthly_limit_credits", "last_active_utc"}); err != nil {
+	if err := w.Write(memberCSVHeader); err != nil {
 		return nil // the client went away
 	}
 	from := m.Period.From
@@ -561,27 +630,7 @@ func (s *Server) handleMemberExport(c echo.Context) error {
 			return err
 		}
 		for _, r := range batch {
-			var ws []string
-			if r.Role == orgbase.RoleOwner || r.Role == orgbase.RoleAdmin {
-				ws = []string{"every workspace"}
-			}
-			for _, g := range grants[r.UserID] {
-				ws = append(ws, g.Name+" ("+g.Role.Label()+")")
-			}
-			limit, seen := "", ""
-			if r.MonthlyLimit != nil {
-				limit = r.MonthlyLimit.Decimal()
-			}
-			if r.LastSeen != nil {
-				seen = r.LastSeen.UTC().Format(time.RFC3339)
-			}
-			_, status := members.StatusBadge(r.Status)
-			rec := []string{strconv.FormatInt(r.UserID, 10), r.Name, r.Email, r.Role.Label(), status, strings.Join(ws, "; "),
-				r.ImageSpeech.Decimal(), r.Chatbot.Decimal(), r.Total().Decimal(), m.Period.Label, from, m.Period.To, limit, seen}
-			for i := range rec {
-				rec[i] = csvCell(rec[i])
-			}
-			if err := w.Write(rec); err != nil {
+			if err := w.Write(memberCSVRecord(r, grants[r.UserID], m.Period, from)); err != nil {
 				return err
 			}
 		}

@@ -254,10 +254,13 @@ func requireCan(action orgbase.Action) echo.MiddlewareFunc {
 }
 
 // safeNext returns next when it is a path on this site, else def. It refuses
-// absolute and scheme-relative URLs so it cannot become an open redirect.
+// absolute and scheme-relative URLs so it cannot become an open redirect,
+// backslashes and control characters (browsers drop tabs and line breaks,
+// so "/\t/evil" would be "//evil"; a NUL byte breaks the Location header),
+// and text that is not UTF-8.
 func safeNext(next, def string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n\t") || strings.HasPrefix(next, "/logout") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') ||
+		!orgbase.Printable(next) || strings.HasPrefix(next, "/logout") {
 		return def
 	}
 	return next

@@ -216,14 +216,12 @@ func (s *Server) handleNotificationRead(c echo.Context) error {
 	return render(c, http.StatusOK, templ.Join(notifications.Panel(sh, m), layout.BellCount(m.Unread, true)), nil)
 }
 
-// handleAlertSettingsUpdate changes the organization's alert levels
-// (owners and admins): a flash and back to the page, or the page again with
-// the field messages (422).
-func (s *Server) handleAlertSettingsUpdate(c echo.Context) error {
-	sc := orgOf(c)
-	in := orgbase.AlertSettings{}
-	thresholds := strings.TrimSpace(c.FormValue("thresholds"))
-	pool := strings.TrimSpace(c.FormValue("pool_percent"))
+// decodeAlertSettings reads the alert levels form: the thresholds
+// (orgbase.ParseAlertThresholds) and the pool percentage ("20" or "20%").
+// fields has a message per wrong field, checked as the store checks them;
+// empty, the settings are valid.
+func decodeAlertSettings(thresholds, pool string) (orgbase.AlertSettings, map[string]string) {
+	var in orgbase.AlertSettings
 	fields := map[string]string{}
 	ts, err := orgbase.ParseAlertThresholds(thresholds)
 	if err != nil {
@@ -235,8 +233,24 @@ func (s *Server) handleAlertSettingsUpdate(c echo.Context) error {
 	} else {
 		in.PoolPercent = p
 	}
+	for k, v := range orgbase.ErrorFields(in.Validate()) {
+		if _, seen := fields[k]; !seen {
+			fields[k] = v
+		}
+	}
+	return in, fields
+}
+
+// handleAlertSettingsUpdate changes the organization's alert levels
+// (owners and admins): a flash and back to the page, or the page again with
+// the field messages (422).
+func (s *Server) handleAlertSettingsUpdate(c echo.Context) error {
+	sc := orgOf(c)
+	thresholds := strings.TrimSpace(c.FormValue("thresholds"))
+	pool := strings.TrimSpace(c.FormValue("pool_percent"))
+	in, fields := decodeAlertSettings(thresholds, pool)
 	if len(fields) == 0 {
-		_, err = s.alerts.SetAlertSettings(c.Request().Context(), sc.Org.ID, sc.Access, in)
+		_, err := s.alerts.SetAlertSettings(c.Request().Context(), sc.Org.ID, sc.Access, in)
 		if err == nil {
 			return s.flashRedirect(c, "Alert levels saved.", "", "/orgs/"+sc.Org.Slug+"/notifications")
 		}

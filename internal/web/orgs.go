@@ -222,18 +222,9 @@ func (s *Server) handleOrgLogoUpdate(c echo.Context) error {
 	if len(data) > maxLogoBytes {
 		return fail(fmt.Sprintf("The logo is larger than %d KB.", maxLogoBytes>>10))
 	}
-	typ := http.DetectContentType(data)
-	switch typ {
-	case "image/png", "image/jpeg", "image/gif":
-	default:
-		return fail("Use a PNG, JPEG or GIF image. SVG and other formats are not accepted.")
-	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return fail("This file is not a readable image.")
-	}
-	if cfg.Width > maxLogoSide || cfg.Height > maxLogoSide || cfg.Width == 0 || cfg.Height == 0 {
-		return fail(fmt.Sprintf("Use an image at most %d×%d pixels.", maxLogoSide, maxLogoSide))
+	typ, msg := checkLogo(data)
+	if msg != "" {
+		return fail(msg)
 	}
 	if err := s.orgs.SetOrgLogo(c.Request().Context(), sc.Org.ID, typ, data); err != nil {
 		return err
@@ -242,6 +233,26 @@ func (s *Server) handleOrgLogoUpdate(c echo.Context) error {
 		return err
 	}
 	return s.redirect(c, "/orgs/"+sc.Org.Slug+"/settings")
+}
+
+// checkLogo reads an uploaded logo's real type (not the declared one) and
+// dimensions: a PNG, JPEG or GIF whose header decodes, at most maxLogoSide
+// pixels a side. msg says what is wrong, else typ is the type to store.
+func checkLogo(data []byte) (typ, msg string) {
+	typ = http.DetectContentType(data)
+	switch typ {
+	case "image/png", "image/jpeg", "image/gif":
+	default:
+		return "", "Use a PNG, JPEG or GIF image. SVG and other formats are not accepted."
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return "", "This file is not a readable image."
+	}
+	if cfg.Width > maxLogoSide || cfg.Height > maxLogoSide || cfg.Width <= 0 || cfg.Height <= 0 {
+		return "", fmt.Sprintf("Use an image at most %d×%d pixels.", maxLogoSide, maxLogoSide)
+	}
+	return typ, ""
 }
 
 func (s *Server) handleOrgLogoDelete(c echo.Context) error {

@@ -80,6 +80,34 @@ func (s *Server) handleOrgShow(c echo.Context) error {
 	return render(c, status, orgs.Overview(sh, m), nil)
 }
 
+// overviewRange reads the chart's range as of now: period 7d, 30d or 90d
+// (30d when empty) ending today, or custom with from and to (the default
+// period when both are empty). A refused range comes back as msg, with
+// the period and days to show in the form.
+func overviewRange(period, from, to string, now time.Time) (string, string, string, string) {
+	today := now.UTC()
+	todayDay := today.Format(time.DateOnly)
+	if period == "" {
+		period = "30d"
+	}
+	if n, ok := overviewPeriods[period]; ok {
+		return period, today.AddDate(0, 0, 1-n).Format(time.DateOnly), todayDay, ""
+	}
+	if period != "custom" {
+		return "30d", today.AddDate(0, 0, 1-overviewDefaultDays).Format(time.DateOnly), todayDay, "Choose 7, 30 or 90 days, or a custom range."
+	}
+	if from == "" && to == "" {
+		// Switching to Custom starts from the default period, to edit.
+		from, to = today.AddDate(0, 0, 1-overviewDefaultDays).Format(time.DateOnly), todayDay
+	}
+	if err := store.CheckReportRange(from, to); err != nil {
+		return period, from, to, orgbase.ErrorMessage(err)
+	} else if to > todayDay {
+		return period, from, to, "Choose an end day no later than today (" + today.Format("Jan 2, 2006") + ")."
+	}
+	return period, from, to, ""
+}
+
 // usagePanel reads the chart's filters from the query — range (7d, 30d,
 // 90d or custom with from and to) and workspace — and loads the series and,
 // for the full view, the top lists. A refused filter sets Error and loads
@@ -109,29 +137,7 @@ func (s *Server) usagePanel(c echo.Context, full bool) (orgs.UsagePanel, error) 
 		p.Options = append(p.Options, orgs.WorkspaceOption{ID: n.WS.ID, Name: n.WS.Name, Level: n.Level, Archived: n.WS.ArchivedAt != nil})
 	}
 
-	today := s.now().UTC()
-	todayDay := today.Format(time.DateOnly)
-	if p.Period == "" {
-		p.Period = "30d"
-	}
-	if n, ok := overviewPeriods[p.Period]; ok {
-		p.From, p.To = today.AddDate(0, 0, 1-n).Format(time.DateOnly), todayDay
-	} else if p.Period == "custom" {
-		p.From, p.To = q.Get("from"), q.Get("to")
-		if p.From == "" && p.To == "" {
-			// Switching to Custom starts from the default period, to edit.
-			p.From, p.To = today.AddDate(0, 0, 1-overviewDefaultDays).Format(time.DateOnly), todayDay
-		}
-		if err := store.CheckReportRange(p.From, p.To); err != nil {
-			p.Error = orgbase.ErrorMessage(err)
-		} else if p.To > todayDay {
-			p.Error = "Choose an end day no later than today (" + today.Format("Jan 2, 2006") + ")."
-		}
-	} else {
-		p.Period = "30d"
-		p.From, p.To = today.AddDate(0, 0, 1-overviewDefaultDays).Format(time.DateOnly), todayDay
-		p.Error = "Choose 7, 30 or 90 days, or a custom range."
-	}
+	p.Period, p.From, p.To, p.Error = overviewRange(p.Period, q.Get("from"), q.Get("to"), s.now())
 
 	scope := store.UsageScope{From: p.From, To: p.To}
 	if !full {
