@@ -264,8 +264,8 @@ func TestBillingTab(t *testing.T) {
 			if r.text(`[data-testid="proration-price"]`) == "" {
 				t.Error("no prorated price on the upgrade confirmation")
 			}
-			// A downgrade to a plan that is no cheaper, an unknown action: back to the tab with a message.
-			for _, q := range []string{"action=downgrade&plan=teams", "action=explode", "action=upgrade&plan=pro"} {
+			// A downgrade to a plan that is no cheaper, an unknown action, resume (a POST only): back to the tab with a message.
+			for _, q := range []string{"action=downgrade&plan=teams", "action=explode", "action=upgrade&plan=pro", "action=resume", ""} {
 				if r := c.get("/orgs/acme/billing/subscription?" + q); r.status != http.StatusSeeOther && r.status != http.StatusUnprocessableEntity {
 					t.Errorf("confirm %s: %d", q, r.status)
 				}

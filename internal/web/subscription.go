@@ -30,7 +30,10 @@ func (s *Server) handleSubscriptionConfirm(c echo.Context) error {
 		return err
 	}
 	m := billingviews.ConfirmModel{Action: c.QueryParam("action"), Subscription: sub}
-	if !sub.Renews() && m.Action != store.ChangeResume {
+	switch {
+	case sub != nil && sub.CancelAtPeriodEnd:
+		return s.flashRedirect(c, "", "The subscription is set to end: resume it first.", back)
+	case !sub.Renews():
 		return s.flashRedirect(c, "", "Your organization has no running subscription to change.", back)
 	}
 	m.Current, _ = orgbase.FindPlan(sub.Plan)
